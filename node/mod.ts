@@ -1,0 +1,21 @@
+/**
+ * The go-p2p node layer: identity, Borg formats, messages, the encrypted
+ * WebSocket transport, the peer registry, controller and worker, the UEPS
+ * intent dispatcher and deployment bundles.
+ *
+ * @example Deriving a node ID
+ * ```ts
+ * import { deriveNodeId } from "@lthn/p2p/node";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(
+ *   deriveNodeId("B6N8vBQgk8i3VdwbEOhstCY3StFqqFPtC9/AsrhtHHw="),
+ *   "aaa8fff703b50b2297f4f6e13508f724",
+ * );
+ * ```
+ *
+ * @module
+ */
+
+export * from "./identity.ts";
+export * from "./identity_store.ts";
