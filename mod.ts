@@ -18,4 +18,5 @@
  */
 
 export * as node from "./node/mod.ts";
+export * as ueps from "./ueps/mod.ts";
 export * as logging from "./logging/mod.ts";

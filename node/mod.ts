@@ -19,3 +19,5 @@
 
 export * from "./identity.ts";
 export * from "./identity_store.ts";
+export * from "./dispatcher.ts";
+export * from "./metrics.ts";
