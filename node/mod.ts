@@ -19,5 +19,7 @@
 
 export * from "./identity.ts";
 export * from "./identity_store.ts";
+export * from "./borg/mod.ts";
 export * from "./dispatcher.ts";
+export * from "./bundle.ts";
 export * from "./metrics.ts";

@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
+import fc from "fast-check";
+import { atOddOffset, fromHex, readSidecar } from "./_test_util.ts";
+import { BorgError } from "./errors.ts";
+import { ChaChaPolySigil } from "./sigil.ts";
+import { keystream, xorKeystream, xorKeystreamScalar } from "./_keystream.ts";
+import { keystreamWasm } from "./_keystream_wasm.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+function referenceKeystream(nonce: Uint8Array, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i * 32 < length; i++) {
+    const m = new Uint8Array(32);
+    m.set(nonce);
+    new DataView(m.buffer).setBigUint64(24, BigInt(i), false);
+    const h = createHash("sha256").update(m).digest();
+    out.set(h.subarray(0, Math.min(32, length - i * 32)), i * 32);
+  }
+  return out;
+}
+
+Deno.test("keystream() matches the primitives vector", () => {
+  const v: Json = readSidecar("primitives.json");
+  const ks = v.xor_keystream;
+  assert.deepEqual(
+    keystream(fromHex(ks.entropy_hex), ks.length),
+    fromHex(ks.keystream_hex),
+  );
+});
+
+Deno.test("WebAssembly SIMD keystream is available", () => {
+  assert.ok(keystreamWasm !== undefined);
+});
+
+Deno.test("xorKeystream() SIMD and scalar paths equal node:crypto SHA-256", () => {
+  const lengths = [
+    0,
+    1,
+    31,
+    32,
+    33,
+    95,
+    96,
+    127,
+    128,
+    129,
+    1000,
+    65535,
+    65536,
+    65537,
+    140_000,
+  ];
+  for (const n of lengths) {
+    const nonce = crypto.getRandomValues(new Uint8Array(24));
+    const data = new Uint8Array(n).map((_, i) => (i * 131 + n) & 0xff);
+    const want = referenceKeystream(nonce, n).map((k, i) => k ^ data[i]!);
+    const a = new Uint8Array(n);
+    xorKeystream(nonce, atOddOffset(data), a);
+    assert.deepEqual(a, want, `simd ${n}`);
+    const b = data.slice();
+    xorKeystreamScalar(nonce, b, b);
+    assert.deepEqual(b, want, `scalar ${n}`);
+  }
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 24, maxLength: 24 }),
+      fc.integer({ min: 0, max: 3000 }),
+      (nonce, n) => {
+        assert.deepEqual(keystream(nonce, n), referenceKeystream(nonce, n));
+      },
+    ),
+    { numRuns: 100 },
+  );
+});
+
+Deno.test("ChaChaPolySigil.seal() matches the primitives vector", () => {
+  const v: Json = readSidecar("primitives.json");
+  const s = v.sigil;
+  const sigil = new ChaChaPolySigil(fromHex(s.key_hex));
+  const pt = new TextEncoder().encode(s.plaintext_utf8);
+  assert.deepEqual(
+    sigil.seal(pt, { nonce: fromHex(s.nonce_hex) }),
+    fromHex(s.output_hex),
+  );
+  assert.equal(
+    new TextDecoder().decode(sigil.open(atOddOffset(fromHex(s.output_hex)))),
+    s.plaintext_utf8,
+  );
+  // Without the obfuscation the output would be different.
+  assert.deepEqual(
+    xchacha20poly1305(fromHex(s.key_hex), fromHex(s.nonce_hex)).encrypt(pt),
+    fromHex(s.output_without_obfuscation_hex_for_contrast).subarray(24),
+  );
+  const empty = sigil.seal(new Uint8Array(), {
+    nonce: fromHex(s.empty_plaintext_nonce_hex),
+  });
+  assert.deepEqual(empty, fromHex(s.empty_plaintext_output_hex));
+  assert.deepEqual(sigil.open(empty), new Uint8Array());
+});
+
+Deno.test("ChaChaPolySigil agrees with @noble/ciphers xchacha20poly1305", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      fc.uint8Array({ minLength: 24, maxLength: 24 }),
+      fc.uint8Array({ maxLength: 2000 }),
+      (key, nonce, pt) => {
+        const sealed = new ChaChaPolySigil(key).seal(pt, { nonce });
+        const obfuscated = pt.map((b, i) =>
+          b ^ referenceKeystream(nonce, pt.length)[i]!
+        );
+        const ref = xchacha20poly1305(key, nonce).encrypt(obfuscated);
+        assert.deepEqual(sealed.subarray(24), ref);
+        assert.deepEqual(new ChaChaPolySigil(key).open(sealed), pt);
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+Deno.test("ChaChaPolySigil.open() rejects tampering and short input", () => {
+  const sigil = new ChaChaPolySigil(new Uint8Array(32).fill(1));
+  const sealed = sigil.seal(new TextEncoder().encode("some secret text"));
+  for (let i = 0; i < sealed.length; i++) {
+    const t = sealed.slice();
+    t[i]! ^= 0x80;
+    assert.throws(
+      () => sigil.open(t),
+      (e: unknown) => e instanceof BorgError && e.code === "decryption_failed",
+    );
+  }
+  for (let n = 0; n < 40; n++) {
+    assert.throws(
+      () => sigil.open(sealed.subarray(0, n)),
+      (e: unknown) =>
+        e instanceof BorgError && e.code === "ciphertext_too_short",
+    );
+  }
+  const other = new ChaChaPolySigil(new Uint8Array(32).fill(2));
+  assert.throws(() => other.open(sealed), BorgError);
+});
+
+Deno.test("ChaChaPolySigil validates its inputs", () => {
+  assert.throws(() => new ChaChaPolySigil(new Uint8Array(31)), RangeError);
+  const sigil = new ChaChaPolySigil(new Uint8Array(32), {
+    random: (b) => b.fill(9),
+  });
+  assert.throws(
+    () => sigil.seal(new Uint8Array(1), { nonce: new Uint8Array(12) }),
+    RangeError,
+  );
+  assert.deepEqual(
+    sigil.seal(new Uint8Array(1)).subarray(0, 24),
+    new Uint8Array(24).fill(9),
+  );
+  const withRoom = sigil.seal(new Uint8Array(3), { headroom: 5 });
+  assert.equal(withRoom.length, 5 + 3 + 40);
+  assert.equal(sigil.open(withRoom.subarray(5)).length, 3);
+});
