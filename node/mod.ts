@@ -21,5 +21,6 @@ export * from "./identity.ts";
 export * from "./identity_store.ts";
 export * from "./borg/mod.ts";
 export * from "./dispatcher.ts";
+export * from "./peer_registry.ts";
 export * from "./bundle.ts";
 export * from "./metrics.ts";
