@@ -986,19 +986,6 @@ Deno.test("open() rejects invalid options", async () => {
   });
 });
 
-Deno.test({
-  name: "open() reports an unreadable file instead of overwriting it",
-  // root reads any file, and Windows has no mode bits.
-  ignore: Deno.build.os === "windows" || Deno.uid() === 0,
-  fn: async () => {
-    await withDir(async (dir) => {
-      const path = join(dir, "peers.json");
-      await Deno.writeTextFile(path, "[]", { mode: 0o000 });
-      await assert.rejects(PeerRegistry.open(path), isCode("load-failed"));
-    });
-  },
-});
-
 Deno.test("open() reports a peers path that is a directory", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "peers.json");
