@@ -99,3 +99,47 @@ export async function readFileIfExists(
     throw err;
   }
 }
+
+function processAlive(pid: number): boolean {
+  if (pid === Deno.pid) return true;
+  if (Deno.build.os !== "linux") return true; // cannot tell: keep the file
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes temporary files that {@linkcode writeFileAtomic} left beside
+ * `path` when a process died mid-write (their writer is no longer running).
+ * Where liveness cannot be checked, nothing is removed.
+ *
+ * @param path The target path whose leftovers to remove.
+ * @returns The names removed.
+ */
+export async function removeStaleTemps(path: string): Promise<string[]> {
+  const dir = dirname(path);
+  const base = path.slice(dir.length + 1);
+  const pattern = new RegExp(
+    "^" + base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") +
+      "\\.(\\d+)\\.\\d+\\.tmp$",
+  );
+  const removed: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const m = entry.isFile ? pattern.exec(entry.name) : null;
+      if (!m || processAlive(Number(m[1]))) continue;
+      try {
+        await Deno.remove(`${dir}/${entry.name}`);
+        removed.push(entry.name);
+      } catch {
+        // another process may have removed it
+      }
+    }
+  } catch {
+    // a missing or unreadable directory has nothing to clean
+  }
+  return removed;
+}

@@ -8,7 +8,7 @@
 
 import { dirname } from "node:path";
 import { getGlobalLogger, type Logger } from "../logging/mod.ts";
-import { readFileIfExists, writeFileAtomic } from "./_fs.ts";
+import { readFileIfExists, removeStaleTemps, writeFileAtomic } from "./_fs.ts";
 import { marshalGo } from "./_go_json.ts";
 import { parseGoTime, ZERO_TIME_MS } from "./_go_time.ts";
 import { KdTree, type Point4 } from "./_kd_tree.ts";
@@ -391,6 +391,9 @@ export class PeerRegistry {
       await Deno.mkdir(dirname(p), { recursive: true, mode: 0o700 });
     }
     const reg = new PeerRegistry(p, options);
+    // Temporary files of a process that died mid-save are garbage.
+    await removeStaleTemps(p);
+    await removeStaleTemps(reg.allowlistPath);
     await reg.#loadPeers();
     await reg.#loadAllowlist();
     return reg;
