@@ -6,8 +6,27 @@
 
 import { Buffer } from "node:buffer";
 
-const STRICT =
-  /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// 1 for every character of the standard alphabet (no padding).
+const ALPHABET = new Uint8Array(128);
+for (
+  const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+) ALPHABET[c.charCodeAt(0)] = 1;
+
+/** Padded standard base64 shape, checked with a loop (a regex overflows on megabytes). */
+function isStrictBase64(text: string): boolean {
+  const n = text.length;
+  if (n % 4 !== 0) return false;
+  let pad = 0;
+  if (n > 0 && text.charCodeAt(n - 1) === 0x3d) {
+    pad = text.charCodeAt(n - 2) === 0x3d ? 2 : 1;
+  }
+  const body = n - pad;
+  for (let i = 0; i < body; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || ALPHABET[c] !== 1) return false;
+  }
+  return true;
+}
 
 /**
  * Encodes bytes as padded standard base64.
@@ -30,7 +49,7 @@ export function encodeBase64(bytes: Uint8Array): string {
 export function decodeBase64Strict(
   text: string,
 ): Uint8Array<ArrayBuffer> | undefined {
-  if (!STRICT.test(text)) return undefined;
+  if (!isStrictBase64(text)) return undefined;
   const buf = Buffer.from(text, "base64");
   const out = new Uint8Array(buf.byteLength);
   out.set(buf);
