@@ -19,4 +19,5 @@
 
 export * as node from "./node/mod.ts";
 export * as ueps from "./ueps/mod.ts";
+export * as levin from "./levin/mod.ts";
 export * as logging from "./logging/mod.ts";
