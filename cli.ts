@@ -1,6 +1,6 @@
 /**
  * The `lthn-p2p` command: run a node, manage its identity and peers, and
- * operate remote nodes.
+ * operate remote nodes through the running node's local control API.
  *
  * @module
  */
@@ -8,28 +8,57 @@
 import {
   type Command,
   err,
+  EXIT_FAILURE,
   EXIT_OK,
   EXIT_USAGE,
   out,
   UsageError,
 } from "./cli/_command.ts";
+import { explain } from "./cli/_common.ts";
+import { bundleCommand } from "./cli/bundle.ts";
+import { deployCommand } from "./cli/deploy.ts";
 import { identityCommand } from "./cli/identity.ts";
+import { levinCommand } from "./cli/levin.ts";
+import { logsCommand } from "./cli/logs.ts";
+import { minerCommand } from "./cli/miner.ts";
+import { peersCommand } from "./cli/peers.ts";
+import { pingCommand } from "./cli/ping.ts";
 import { startCommand } from "./cli/start.ts";
+import { statsCommand } from "./cli/stats.ts";
+import { statusCommand } from "./cli/status.ts";
 
 /** Every subcommand, by name. */
 export const COMMANDS: Record<string, Command> = {
   start: startCommand,
+  status: statusCommand,
   identity: identityCommand,
+  peers: peersCommand,
+  ping: pingCommand,
+  stats: statsCommand,
+  miner: minerCommand,
+  logs: logsCommand,
+  deploy: deployCommand,
+  bundle: bundleCommand,
+  levin: levinCommand,
 };
+
+/** The version printed by `--version`. */
+export const VERSION = "0.1.0";
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
   const lines = Object.entries(COMMANDS).map(([name, c]) =>
     `  ${name.padEnd(width)}  ${c.summary}`
   );
-  return `Usage: lthn-p2p <command> [options]\n\nCommands:\n${
-    lines.join("\n")
-  }\n\nRun "lthn-p2p <command> --help" for a command's options.`;
+  return `Usage: lthn-p2p <command> [options]
+
+Commands:
+${lines.join("\n")}
+
+Run "lthn-p2p <command> --help" for a command's options. Operator commands
+(status, peers, ping, stats, miner, logs, deploy) act through the node that
+"lthn-p2p start" runs, found via <config dir>/control.json.
+Exit codes: 0 success, 1 failure, 2 misuse.`;
 }
 
 /**
@@ -40,13 +69,21 @@ function usage(): string {
  */
 export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
-  if (
-    name === undefined || name === "-h" || name === "--help" || name === "help"
-  ) {
+  if (name === "-h" || name === "--help" || name === "help") {
     out(usage());
-    return name === undefined ? EXIT_USAGE : EXIT_OK;
+    return EXIT_OK;
   }
-  const command = COMMANDS[name];
+  if (name === "--version" || name === "-V") {
+    out(`lthn-p2p ${VERSION}`);
+    return EXIT_OK;
+  }
+  if (name === undefined) {
+    err(
+      'lthn-p2p: missing command; run "lthn-p2p --help" for the list, or "lthn-p2p start" to run a node',
+    );
+    return EXIT_USAGE;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
     err(
       `lthn-p2p: unknown command "${name}"; run "lthn-p2p --help" for the list`,
@@ -56,22 +93,13 @@ export async function main(args: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (e) {
-    if (e instanceof UsageError || isParseArgsError(e)) {
-      err(
-        `lthn-p2p ${name}: ${
-          (e as Error).message
-        }; see "lthn-p2p ${name} --help"`,
-      );
+    if (e instanceof UsageError) {
+      err(`lthn-p2p ${name}: ${e.message}; see "lthn-p2p ${name} --help"`);
       return EXIT_USAGE;
     }
-    err(`lthn-p2p ${name}: ${(e as Error)?.message ?? String(e)}`);
-    return 1;
+    err(`lthn-p2p ${name}: ${explain(e)}`);
+    return EXIT_FAILURE;
   }
-}
-
-function isParseArgsError(e: unknown): boolean {
-  const code = (e as { code?: unknown })?.code;
-  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
 }
 
 if (import.meta.main) {

@@ -1,125 +1,140 @@
 /**
- * `lthn-p2p identity show|init|delete`: manage the node's identity files.
+ * `lthn-p2p identity show|init|delete`: manage the node's identity files
+ * (offline; the files a node uses, at the Go reference's default paths).
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   NodeManager,
   type NodeManagerOptions,
   type NodeRole,
+  safeNodeName,
 } from "../node/mod.ts";
+import { nodePaths } from "../node/node.ts";
+import { hostname } from "node:os";
 import { type Command, EXIT_OK, out, UsageError } from "./_command.ts";
+import { expectPositionals, helped, parse, printJson } from "./_common.ts";
 
-const HELP = `Usage: lthn-p2p identity <show|init|delete> [options]
+const HELP = `Usage: lthn-p2p identity [show|init|delete] [options]
 
-  show                 print the node's identity
-  init                 create an identity if none exists
-  delete               remove the identity files
+  show                 print the node's identity (default)
+  init                 create an identity if none exists, then print it
+  delete --yes         remove the identity files (the node gets a new ID next start)
 
 Options:
   --name <name>        name for init (default: the host name)
-  --role <role>        controller, worker or dual (default: dual)
-  --key-path <path>    private key file (default: XDG data dir)
-  --config-path <path> identity JSON file (default: XDG config dir)
+  --role <role>        role for init: dual (default), worker or controller
+  --data-dir <dir>     data directory (default: $XDG_DATA_HOME/lethean-desktop)
+  --config-dir <dir>   config directory (default: $XDG_CONFIG_HOME/lethean-desktop)
+  --key-path <path>    private key file (overrides --data-dir)
+  --config-path <path> identity JSON file (overrides --config-dir)
+  --yes                confirm delete
   --json               machine-readable output
   -h, --help           show this help`;
+
+const OPTIONS = {
+  name: { type: "string" },
+  role: { type: "string" },
+  "data-dir": { type: "string" },
+  "config-dir": { type: "string" },
+  "key-path": { type: "string" },
+  "config-path": { type: "string" },
+  yes: { type: "boolean" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
 
 export const identityCommand: Command = {
   summary: "show, create or delete the node identity",
   async run(args: string[]): Promise<number> {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        name: { type: "string" },
-        role: { type: "string" },
-        "key-path": { type: "string" },
-        "config-path": { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-    if (values.help) {
-      out(HELP);
-      return EXIT_OK;
-    }
+    const { values, positionals } = parse(args, OPTIONS);
+    if (helped(values, HELP)) return EXIT_OK;
+    expectPositionals(positionals, 0, 1, "action");
     const action = positionals[0] ?? "show";
-    const opts: NodeManagerOptions = {};
-    if (values["key-path"]) opts.keyPath = values["key-path"];
-    if (values["config-path"]) opts.configPath = values["config-path"];
+    if (!["show", "init", "delete"].includes(action)) {
+      throw new UsageError(
+        `unknown identity action "${action}": use show, init or delete`,
+      );
+    }
     const role = (values.role ?? "dual") as NodeRole;
     if (!["controller", "worker", "dual"].includes(role)) {
       throw new UsageError(
         `--role must be controller, worker or dual, got "${values.role}"`,
       );
     }
+    const paths = nodePaths(values["data-dir"], values["config-dir"]);
+    const opts: NodeManagerOptions = {
+      keyPath: values["key-path"] ?? paths.keyPath,
+      configPath: values["config-path"] ?? paths.identityPath,
+    };
+    const json = values.json === true;
+    const nm = await NodeManager.open(opts);
     switch (action) {
       case "show": {
-        const nm = await NodeManager.open(opts);
         if (nm.loadError) throw nm.loadError;
-        const id = nm.getIdentity();
-        if (!id) {
+        if (!nm.hasIdentity()) {
           throw new Error(
-            "No identity yet: run `lthn-p2p identity init` or `lthn-p2p start`",
+            `No identity at ${opts.configPath}: create one with "lthn-p2p identity init" or "lthn-p2p start"`,
           );
         }
-        print(id, values.json === true, nm);
+        print(nm, json, false);
         return EXIT_OK;
       }
       case "init": {
-        const nm = await NodeManager.open(opts);
         if (nm.loadError) throw nm.loadError;
+        let created = false;
         if (!nm.hasIdentity()) {
-          if (values.name) await nm.generateIdentity(values.name, role);
-          else {
-            const created = await NodeManager.loadOrCreate(opts);
-            print(created.getIdentity()!, values.json === true, created);
-            return EXIT_OK;
+          let host = "";
+          try {
+            host = hostname();
+          } catch {
+            // unavailable
           }
+          await nm.generateIdentity(values.name ?? safeNodeName(host), role);
+          created = true;
         }
-        print(nm.getIdentity()!, values.json === true, nm);
+        print(nm, json, created);
         return EXIT_OK;
       }
-      case "delete": {
-        const nm = await NodeManager.open(opts);
+      default: {
+        if (!values.yes) {
+          throw new UsageError(
+            "identity delete removes the node's key for good: add --yes to confirm",
+          );
+        }
+        const had = nm.hasIdentity();
         await nm.delete();
-        if (!values.json) out("identity deleted");
-        else out(JSON.stringify({ deleted: true }));
+        if (json) {
+          printJson({
+            deleted: had,
+            keyPath: nm.keyPath,
+            configPath: nm.configPath,
+          });
+        } else out(had ? "identity deleted" : "no identity to delete");
         return EXIT_OK;
       }
-      default:
-        throw new UsageError(
-          `unknown identity action "${action}": use show, init or delete`,
-        );
     }
   },
 };
 
-function print(
-  id: {
-    id: string;
-    name: string;
-    publicKey: string;
-    role: string;
-    createdAt: string;
-  },
-  json: boolean,
-  nm: NodeManager,
-): void {
+function print(nm: NodeManager, json: boolean, created: boolean): void {
+  const id = nm.getIdentity()!;
   if (json) {
-    out(
-      JSON.stringify({ ...id, keyPath: nm.keyPath, configPath: nm.configPath }),
-    );
+    printJson({
+      ...id,
+      keyPath: nm.keyPath,
+      configPath: nm.configPath,
+      created,
+    });
     return;
   }
-  out(`node ID     ${id.id}`);
-  out(`name        ${id.name}`);
-  out(`role        ${id.role}`);
-  out(`public key  ${id.publicKey}`);
-  out(`created     ${id.createdAt}`);
-  out(`key file    ${nm.keyPath}`);
-  out(`identity    ${nm.configPath}`);
+  if (created) out("created a new identity");
+  out(`node ID      ${id.id}`);
+  out(`name         ${id.name}`);
+  out(`role         ${id.role}`);
+  out(`public key   ${id.publicKey}`);
+  out(`created      ${id.createdAt}`);
+  out(`private key  ${nm.keyPath}`);
+  out(`identity     ${nm.configPath}`);
 }

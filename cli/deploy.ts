@@ -1,0 +1,170 @@
+/**
+ * `lthn-p2p deploy <peer>`: send a profile, a miner or a ready bundle to a
+ * worker through the running node, with a progress indicator on a terminal.
+ *
+ * @module
+ */
+
+import { basename, extname } from "node:path";
+import { encodeBase64 } from "../node/_base64.ts";
+import type { ControlProgress } from "../node/control_api.ts";
+import { type Command, EXIT_OK, out, UsageError } from "./_command.ts";
+import {
+  client,
+  CLIENT_HELP,
+  CLIENT_OPTIONS,
+  expectPositionals,
+  helped,
+  intFlag,
+  parse,
+  printJson,
+  readInput,
+} from "./_common.ts";
+
+const HELP =
+  `Usage: lthn-p2p deploy <peer> (--profile <file> | --miner <file> | --bundle <file>) [options]
+
+Sends a deployment to a worker. Profile and miner bundles are built and
+encrypted by the running node for that peer (with the pair's shared secret,
+as Go nodes expect); --bundle sends one made with "lthn-p2p bundle create".
+
+  --profile <file>       a mining profile (JSON); with --miner, bundled as its config
+  --miner <file>         a miner executable, installed on the worker in
+                         <data dir>/miners/<name> (name it after the miner type)
+  --bundle <file>        a ready bundle JSON
+  --name <name>          bundle name (default: the profile's "id", else the file name)
+  --max-frame <bytes>    the worker's frame limit (default: this node's, 1 MiB;
+                         Go workers accept 1 MiB, so bundles above ~760 KiB fail)
+${CLIENT_HELP}`;
+
+const OPTIONS = {
+  ...CLIENT_OPTIONS,
+  profile: { type: "string" },
+  miner: { type: "string" },
+  bundle: { type: "string" },
+  name: { type: "string" },
+  "max-frame": { type: "string" },
+} as const;
+
+function stem(path: string): string {
+  const b = basename(path);
+  const e = extname(b);
+  return e && e !== b ? b.slice(0, -e.length) : b;
+}
+
+function mib(n: number): string {
+  return n >= 1024 * 1024
+    ? `${(n / 1024 / 1024).toFixed(1)} MiB`
+    : `${(n / 1024).toFixed(1)} KiB`;
+}
+
+/** A one-line progress display on standard error (terminals only). */
+class Progress {
+  readonly #on: boolean;
+  readonly #enc = new TextEncoder();
+  readonly #frames = ["|", "/", "-", "\\"];
+  #text = "";
+  #i = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(on: boolean) {
+    this.#on = on;
+    if (on) this.#timer = setInterval(() => this.#draw(), 120);
+  }
+
+  set(text: string): void {
+    this.#text = text;
+    this.#draw();
+  }
+
+  #draw(): void {
+    if (!this.#on) return;
+    const f = this.#frames[this.#i++ % this.#frames.length];
+    Deno.stderr.writeSync(this.#enc.encode(`\r\x1b[K${f} ${this.#text}`));
+  }
+
+  done(): void {
+    if (!this.#on) return;
+    clearInterval(this.#timer);
+    Deno.stderr.writeSync(this.#enc.encode("\r\x1b[K"));
+  }
+}
+
+export const deployCommand: Command = {
+  summary: "deploy a profile, miner or bundle to a worker",
+  async run(args: string[]): Promise<number> {
+    const { values, positionals } = parse(args, OPTIONS);
+    if (helped(values, HELP)) return EXIT_OK;
+    expectPositionals(positionals, 1, 1, "the peer to deploy to");
+    const { profile, miner, bundle } = values;
+    if (
+      bundle !== undefined && (profile !== undefined || miner !== undefined)
+    ) {
+      throw new UsageError(
+        "--bundle cannot be combined with --profile or --miner",
+      );
+    }
+    if (bundle === undefined && profile === undefined && miner === undefined) {
+      throw new UsageError(
+        "give --profile <file>, --miner <file> or --bundle <file>",
+      );
+    }
+    const maxFrame = intFlag("max-frame", values["max-frame"], 1024);
+    const body: Record<string, unknown> = { peer: positionals[0] };
+    if (maxFrame !== undefined) body.peerMaxMessageSize = maxFrame;
+    let name = values.name;
+    if (bundle !== undefined) {
+      body.kind = "bundle";
+      body.bundle = new TextDecoder().decode(await readInput(bundle));
+    } else {
+      if (profile !== undefined) {
+        const text = new TextDecoder().decode(await readInput(profile));
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          throw new UsageError(`--profile ${profile} is not valid JSON`);
+        }
+        body.profile = text;
+        const id = (parsed as { id?: unknown })?.id;
+        if (name === undefined && miner === undefined) {
+          name = typeof id === "string" && id !== "" ? id : stem(profile);
+        }
+      }
+      if (miner !== undefined) {
+        const data = await readInput(miner);
+        body.kind = "miner";
+        body.miner = { fileName: basename(miner), data: encodeBase64(data) };
+        name ??= stem(miner);
+      } else {
+        body.kind = "profile";
+      }
+      body.name = name;
+    }
+    const tty = !values.json && Deno.stderr.isTerminal();
+    const progress = new Progress(tty);
+    const label = name ?? "bundle";
+    progress.set(`deploying ${label}: contacting the node`);
+    let result: { success: boolean; name: string; bytes: number };
+    try {
+      result = await (await client(values)).call("deploy", body, {
+        onProgress: (p: ControlProgress) => {
+          if (p.stage === "sending") {
+            progress.set(
+              `deploying ${label}: sending ${
+                mib(p.bytes ?? 0)
+              }, waiting for the worker`,
+            );
+          } else progress.set(`deploying ${label}: ${p.stage}`);
+        },
+      }) as typeof result;
+    } finally {
+      progress.done();
+    }
+    if (values.json) printJson(result);
+    else {out(
+        `deployed ${result.name} (${mib(result.bytes)}) to ${positionals[0]}`,
+      );}
+    return EXIT_OK;
+  },
+};

@@ -1,0 +1,167 @@
+/**
+ * `lthn-p2p peers …`: the running node's peer registry and admission policy.
+ *
+ * @module
+ */
+
+import type { Peer } from "../node/peer.ts";
+import { type Command, EXIT_OK, out, UsageError } from "./_command.ts";
+import {
+  client,
+  CLIENT_HELP,
+  CLIENT_OPTIONS,
+  expectPositionals,
+  helped,
+  intFlag,
+  parse,
+  printJson,
+  table,
+} from "./_common.ts";
+
+const HELP = `Usage: lthn-p2p peers <action> [arguments] [options]
+
+Acts on the running node's peer registry.
+
+  list                      list known peers (default)
+  add <host:port>           connect, learn the peer's identity and register it
+      [--name <name>] [--id <node id>] [--key <public key>]  (pin who it must be)
+  remove <peer>             forget a peer and close its connection
+  allow <public key>        add a key to the allowlist
+  revoke <public key>       remove a key from the allowlist
+  mode [open|allowlist]     show or set who may connect (not persisted: see start --auth)
+  best [--count <n>]        the best peers by latency, hops, distance and score
+
+<peer> is a node ID, a unique ID prefix (4+ characters) or a peer name.
+
+Options:
+${CLIENT_HELP}`;
+
+const OPTIONS = {
+  ...CLIENT_OPTIONS,
+  name: { type: "string" },
+  id: { type: "string" },
+  key: { type: "string" },
+  count: { type: "string" },
+} as const;
+
+function peerRows(peers: Peer[]): string {
+  if (peers.length === 0) return "no peers";
+  return table(
+    ["ID", "NAME", "ADDRESS", "ROLE", "SCORE", "PING", "CONNECTED"],
+    peers.map((p) => [
+      p.id,
+      p.name,
+      p.address || "-",
+      p.role || "-",
+      String(Math.round(p.score * 10) / 10),
+      p.pingMs > 0 ? `${p.pingMs.toFixed(1)} ms` : "-",
+      p.connected ? "yes" : "no",
+    ]),
+  );
+}
+
+export const peersCommand: Command = {
+  summary: "list, add, remove, allow, revoke peers; auth mode; best peers",
+  async run(args: string[]): Promise<number> {
+    const { values, positionals } = parse(args, OPTIONS);
+    if (helped(values, HELP)) return EXIT_OK;
+    const action = positionals[0] ?? "list";
+    const rest = positionals.slice(1);
+    const json = values.json === true;
+    const only = (flags: string[]) => {
+      for (const f of ["name", "id", "key", "count"] as const) {
+        if (values[f] !== undefined && !flags.includes(f)) {
+          throw new UsageError(`--${f} does not apply to "peers ${action}"`);
+        }
+      }
+    };
+    switch (action) {
+      case "list": {
+        expectPositionals(rest, 0, 0, "");
+        only([]);
+        const peers = await (await client(values)).call("peers.list") as Peer[];
+        if (json) printJson(peers);
+        else out(peerRows(peers));
+        return EXIT_OK;
+      }
+      case "add": {
+        expectPositionals(rest, 1, 1, "the peer address (host:port)");
+        only(["name", "id", "key"]);
+        const address = rest[0]!;
+        if (
+          !/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(address) &&
+          !/^wss?:\/\//.test(address)
+        ) {
+          throw new UsageError(
+            `the address must be host:port or a ws:// URL, got "${address}"`,
+          );
+        }
+        const body: Record<string, string> = { address };
+        if (values.name) body.name = values.name;
+        if (values.id) body.id = values.id;
+        if (values.key) body.publicKey = values.key;
+        const p = await (await client(values)).call("peers.add", body) as Peer;
+        if (json) printJson(p);
+        else out(`added peer ${p.name || "(unnamed)"} ${p.id} at ${p.address}`);
+        return EXIT_OK;
+      }
+      case "remove": {
+        expectPositionals(rest, 1, 1, "the peer to remove");
+        only([]);
+        const p = await (await client(values)).call("peers.remove", {
+          peer: rest[0],
+        }) as Peer;
+        if (json) printJson(p);
+        else out(`removed peer ${p.name || "(unnamed)"} ${p.id}`);
+        return EXIT_OK;
+      }
+      case "allow":
+      case "revoke": {
+        expectPositionals(rest, 1, 1, "the public key (base64)");
+        only([]);
+        const r = await (await client(values)).call(`peers.${action}`, {
+          publicKey: rest[0],
+        }) as { allowed: string[] };
+        if (json) printJson(r);
+        else {
+          out(`${action === "allow" ? "allowed" : "revoked"} ${rest[0]}`);
+          out(`allowlist: ${r.allowed.length} key(s)`);
+        }
+        return EXIT_OK;
+      }
+      case "mode": {
+        expectPositionals(rest, 0, 1, "");
+        only([]);
+        const mode = rest[0];
+        if (mode !== undefined && mode !== "open" && mode !== "allowlist") {
+          throw new UsageError(`mode must be open or allowlist, got "${mode}"`);
+        }
+        const r = await (await client(values)).call(
+          "peers.mode",
+          mode ? { mode } : {},
+        ) as { mode: string; allowed: string[] };
+        if (json) printJson(r);
+        else {
+          out(`auth mode: ${r.mode}`);
+          for (const k of r.allowed) out(`  allowed ${k}`);
+        }
+        return EXIT_OK;
+      }
+      case "best": {
+        expectPositionals(rest, 0, 0, "");
+        only(["count"]);
+        const count = intFlag("count", values.count) ?? 1;
+        const peers = await (await client(values)).call("peers.best", {
+          count,
+        }) as Peer[];
+        if (json) printJson(peers);
+        else out(peerRows(peers));
+        return EXIT_OK;
+      }
+      default:
+        throw new UsageError(
+          `unknown peers action "${action}": use list, add, remove, allow, revoke, mode or best`,
+        );
+    }
+  },
+};

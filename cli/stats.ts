@@ -1,0 +1,81 @@
+/**
+ * `lthn-p2p stats [peer]`: a worker's stats, or every connected worker's.
+ *
+ * @module
+ */
+
+import type { StatsPayload } from "../node/message.ts";
+import { type Command, EXIT_OK, out } from "./_command.ts";
+import {
+  client,
+  CLIENT_HELP,
+  CLIENT_OPTIONS,
+  expectPositionals,
+  helped,
+  parse,
+  printJson,
+  table,
+} from "./_common.ts";
+
+const HELP = `Usage: lthn-p2p stats [peer] [options]
+
+Asks one worker (or, without <peer>, every connected worker) for its stats:
+name, uptime and each miner's hashrate, shares and pool.
+
+Options:
+${CLIENT_HELP}`;
+
+function render(s: StatsPayload): string {
+  const head =
+    `${s.nodeName} ${s.nodeId}  up ${s.uptime}s  ${s.miners.length} miner(s)`;
+  if (s.miners.length === 0) return head;
+  return head + "\n" + table(
+    [
+      "MINER",
+      "TYPE",
+      "HASHRATE",
+      "SHARES",
+      "REJECTED",
+      "UPTIME",
+      "POOL",
+      "ALGO",
+    ],
+    s.miners.map((m) => [
+      m.name,
+      m.type,
+      `${m.hashrate.toFixed(1)} H/s`,
+      String(m.shares),
+      String(m.rejected),
+      `${m.uptime}s`,
+      m.pool || "-",
+      m.algorithm || "-",
+    ]),
+  ).split("\n").map((l) => "  " + l).join("\n");
+}
+
+export const statsCommand: Command = {
+  summary: "show a worker's stats (or every connected worker's)",
+  async run(args: string[]): Promise<number> {
+    const { values, positionals } = parse(args, CLIENT_OPTIONS);
+    if (helped(values, HELP)) return EXIT_OK;
+    expectPositionals(positionals, 0, 1, "");
+    const c = await client(values);
+    if (positionals[0] !== undefined) {
+      const s = await c.call("stats", { peer: positionals[0] }) as StatsPayload;
+      if (values.json) printJson(s);
+      else out(render(s));
+      return EXIT_OK;
+    }
+    const all = await c.call("stats", {}) as Record<string, StatsPayload>;
+    if (values.json) printJson(all);
+    else {
+      const list = Object.values(all);
+      out(
+        list.length === 0
+          ? "no connected workers answered"
+          : list.map(render).join("\n"),
+      );
+    }
+    return EXIT_OK;
+  },
+};

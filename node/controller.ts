@@ -1,0 +1,1002 @@
+/**
+ * {@linkcode Controller}: drives remote workers (node.md §5) — request and
+ * reply correlation with timeouts, auto-connect, stats, ping, miner start
+ * and stop, logs and bundle deployment.
+ *
+ * @module
+ */
+
+import { getGlobalLogger, type Logger } from "../logging/mod.ts";
+import type { Bundle } from "./bundle.ts";
+import { secretToPassword } from "./identity.ts";
+import type { NodeManager } from "./identity_store.ts";
+import {
+  type DeployAckPayload,
+  type JsonValue,
+  type Message,
+  newMessage,
+  type NewMessageOptions,
+  parseResponse,
+  type PayloadMap,
+  type StartMinerPayload,
+  type StatsPayload,
+} from "./message.ts";
+import type { Peer } from "./peer.ts";
+import type { PeerConnection } from "./transport/connection.ts";
+
+/** Request timeouts in milliseconds. */
+export interface ControllerTimeouts {
+  /** `ping` (Go: 5 s). */
+  ping: number;
+  /** `get_stats` (Go: 10 s). */
+  stats: number;
+  /** `get_logs` (Go: 10 s). */
+  logs: number;
+  /** `start_miner` and `stop_miner` (Go: 30 s). */
+  miner: number;
+  /** `deploy` (Go has no deploy call; 120 s). */
+  deploy: number;
+}
+
+/** The Go timeouts, plus one for deploys. */
+export const DEFAULT_CONTROLLER_TIMEOUTS: Readonly<ControllerTimeouts> = Object
+  .freeze({
+    ping: 5_000,
+    stats: 10_000,
+    logs: 10_000,
+    miner: 30_000,
+    deploy: 120_000,
+  });
+
+/** Default cap on requests awaiting a reply. */
+export const DEFAULT_MAX_PENDING = 10_000;
+
+/**
+ * Bytes an SMSG frame adds to the JSON it carries, rounded up generously
+ * (nonce, tag, header, the escaped body wrapper).
+ */
+const SMSG_OVERHEAD_BOUND = 512;
+
+/** What the controller needs from a transport. */
+export interface ControllerTransport {
+  /**
+   * Adds a message handler.
+   *
+   * @param handler Called for every accepted message.
+   * @returns Removes the handler.
+   */
+  onMessage(
+    handler: (conn: PeerConnection, message: Message) => void | Promise<void>,
+  ): () => void;
+  /**
+   * The established connection to a peer.
+   *
+   * @param peerId The peer ID.
+   * @returns The connection, or `undefined`.
+   */
+  getConnection(peerId: string): PeerConnection | undefined;
+  /**
+   * Dials a peer and completes the handshake.
+   *
+   * @param peer The peer (its `address`; its `id`/`publicKey` when known).
+   * @returns The connection.
+   */
+  connect(peer: Peer): Promise<PeerConnection>;
+  /**
+   * Every established connection.
+   *
+   * @returns The connections.
+   */
+  connections?(): Iterable<PeerConnection>;
+}
+
+/** The parts of a peer registry the controller uses. */
+export interface ControllerRegistry {
+  /**
+   * Looks a peer up.
+   *
+   * @param id The peer ID.
+   * @returns A copy of the record, or `undefined`.
+   */
+  getPeer(id: string): Peer | undefined;
+  /**
+   * Peers marked connected.
+   *
+   * @returns Copies of the records.
+   */
+  getConnectedPeers(): Peer[];
+  /**
+   * Stores new metrics.
+   *
+   * @param id The peer ID.
+   * @param pingMs Latency.
+   * @param geoKm Distance.
+   * @param hops Hop count.
+   */
+  updateMetrics(id: string, pingMs: number, geoKm: number, hops: number): void;
+  /**
+   * Score +1.
+   *
+   * @param id The peer ID.
+   */
+  recordSuccess(id: string): void;
+  /**
+   * Score −5.
+   *
+   * @param id The peer ID.
+   */
+  recordFailure(id: string): void;
+  /**
+   * Score −3.
+   *
+   * @param id The peer ID.
+   */
+  recordTimeout(id: string): void;
+}
+
+/** Options of {@linkcode Controller}. */
+export interface ControllerOptions {
+  /** Where unconnected peers are looked up and metrics are stored. */
+  registry?: ControllerRegistry;
+  /** Request timeouts (each missing or 0 field takes its default). */
+  timeouts?: Partial<ControllerTimeouts>;
+  /** Most requests awaiting a reply at once (default 10 000). */
+  maxPending?: number;
+  /** Logger (default: the global logger, component `node:controller`). */
+  logger?: Logger;
+}
+
+/** Options of one request. */
+export interface ControllerRequestOptions {
+  /** Overrides the operation's timeout (milliseconds). */
+  timeoutMs?: number;
+  /** Cancels the wait. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode Controller.startRemoteMiner}. */
+export interface StartRemoteMinerOptions extends ControllerRequestOptions {
+  /** The miner type, e.g. `"xmrig"` (required). */
+  minerType: string;
+  /** A profile stored on the worker. */
+  profileId?: string;
+  /** An override config (any JSON value; `null` is sent as `null`). */
+  config?: JsonValue;
+}
+
+/** Options of {@linkcode Controller.getRemoteLogs}. */
+export interface GetRemoteLogsOptions extends ControllerRequestOptions {
+  /** The miner instance. */
+  minerName: string;
+  /** Most lines wanted (the worker caps at 10 000; 0 means 10 000). */
+  lines: number;
+  /** Only lines at or after this time (Unix ms or a Date). */
+  since?: number | Date;
+}
+
+/** Options of {@linkcode Controller.deployBundle}. */
+export interface DeployOptions extends ControllerRequestOptions {
+  /**
+   * The receiving node's frame limit, checked before sending. Go workers
+   * accept at most 1 048 576 bytes per frame, so bundles above roughly
+   * 760 KiB cannot reach them; pass `1_048_576` when deploying to Go.
+   */
+  peerMaxMessageSize?: number;
+}
+
+/**
+ * What went wrong in a controller operation.
+ *
+ * - `no_identity`: the local node has no identity.
+ * - `peer_not_found`: the peer is neither connected nor registered.
+ * - `connect_failed`: auto-connecting failed.
+ * - `send_failed`: the request could not be sent.
+ * - `timeout`: no reply in time.
+ * - `disconnected`: the connection closed before the reply.
+ * - `not_connected`: no connection to close.
+ * - `queue_full`: too many requests pending.
+ * - `miner_failed`: the worker acknowledged a miner command with `success: false`.
+ * - `deploy_failed`: the worker acknowledged a deploy with `success: false`.
+ * - `frame_too_large`: a deploy would exceed the receiver's frame limit.
+ * - `aborted`: the caller's signal fired.
+ * - `closed`: the controller was closed.
+ */
+export type ControllerErrorCode =
+  | "no_identity"
+  | "peer_not_found"
+  | "connect_failed"
+  | "send_failed"
+  | "timeout"
+  | "disconnected"
+  | "not_connected"
+  | "queue_full"
+  | "miner_failed"
+  | "deploy_failed"
+  | "frame_too_large"
+  | "aborted"
+  | "closed";
+
+/**
+ * A controller failure. Messages keep the Go reference's texts (for
+ * example `Controller.sendRequest: request timeout`), so logs and tests
+ * read the same on both implementations. Errors the worker sent back are
+ * {@linkcode ProtocolError}s, not this class.
+ *
+ * @example Telling a timeout apart
+ * ```ts
+ * import { ControllerError } from "@lthn/p2p/node";
+ * import assert from "node:assert/strict";
+ *
+ * const err = new ControllerError("timeout", "Controller.sendRequest: request timeout");
+ * assert.equal(err.code, "timeout");
+ * assert.equal(err.name, "ControllerError");
+ * ```
+ */
+export class ControllerError extends Error {
+  /** The failure family. */
+  readonly code: ControllerErrorCode;
+  /** Always `"ControllerError"`. */
+  override readonly name = "ControllerError";
+
+  /**
+   * Creates a controller error.
+   *
+   * @param code The failure family.
+   * @param message The description.
+   * @param options The cause.
+   */
+  constructor(
+    code: ControllerErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+interface Pending {
+  peerId: string;
+  conn: PeerConnection;
+  resolve(message: Message): void;
+  reject(err: Error): void;
+}
+
+function causeText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Upper bound of the frame size of a `deploy` message carrying a bundle:
+ * the envelope JSON (with base64 data), its escaping inside the SMSG body,
+ * and the SMSG overhead.
+ *
+ * @param bundle The bundle.
+ * @returns Bytes (an upper bound).
+ *
+ * @example Why Go workers cannot take a 1 MiB bundle
+ * ```ts
+ * import { deployFrameSize } from "@lthn/p2p/node";
+ * import assert from "node:assert/strict";
+ *
+ * const size = deployFrameSize({ type: "miner", name: "xmrig", data: new Uint8Array(1 << 20), checksum: "0".repeat(64) });
+ * assert.ok(size > 1_048_576);
+ * ```
+ */
+export function deployFrameSize(bundle: Bundle): number {
+  const n = bundle.data?.byteLength ?? 0;
+  const base64 = 4 * Math.ceil(n / 3);
+  const fields = JSON.stringify({
+    name: bundle.name,
+    type: bundle.type,
+    checksum: bundle.checksum,
+  })
+    .length;
+  // Envelope: id (36), type, from/to (32 each), ts (~35), keys and quotes.
+  const envelope = 300 + fields + base64;
+  // Inside the SMSG body every `"` and `\` is escaped once more.
+  return envelope + 2 * (fields + 64) + SMSG_OVERHEAD_BOUND;
+}
+
+/**
+ * Sends commands to workers and waits for their answers.
+ *
+ * Each request gets a fresh message ID; the reply whose `replyTo` is that
+ * ID, arriving **from the peer that was asked**, settles it exactly once.
+ * A reply after the timeout, a reply from another peer and a reply to an
+ * unknown ID are dropped (debug log). When the connection closes while a
+ * request waits, it fails at once with `disconnected` instead of waiting
+ * for the timeout.
+ *
+ * Differences from the Go reference: replies are tied to the asked peer
+ * (§13 item 8a); delivery and timeout are mutually exclusive (§13 item
+ * 24); `pingPeer` measures the round trip after the connection exists (an
+ * auto-connect is not counted, §13 item 35) and also records the exchange
+ * in the peer's score; concurrent auto-connects to one peer share one dial;
+ * a disconnect fails pending requests at once; there is a `deployBundle`
+ * call; every wait takes an `AbortSignal`.
+ *
+ * @example Pinging and querying a worker over loopback
+ * ```ts
+ * import { Controller, NodeManager, PeerRegistry, Transport, Worker } from "@lthn/p2p/node";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * async function makeNode(name: string, role: "controller" | "worker", seed: number) {
+ *   const node = NodeManager.fromPrivateKey(new Uint8Array(32).fill(seed), { name, role });
+ *   const registry = await PeerRegistry.open(`${dir}/${name}.json`);
+ *   const transport = new Transport({ node, registry, config: { listenAddr: "127.0.0.1:0" } });
+ *   await transport.start();
+ *   return { node, registry, transport };
+ * }
+ * const ctl = await makeNode("ctl", "controller", 1);
+ * const wrk = await makeNode("wrk", "worker", 2);
+ * const worker = new Worker(wrk.node);
+ * worker.register(wrk.transport);
+ * const controller = new Controller(ctl.node, ctl.transport, { registry: ctl.registry });
+ * const id = wrk.node.getIdentity()!.id;
+ * ctl.registry.addPeer({ id, name: "wrk", publicKey: wrk.node.getIdentity()!.publicKey, address: wrk.transport.addr });
+ *
+ * assert.ok((await controller.pingPeer(id)) > 0); // connects on first use
+ * const stats = await controller.getRemoteStats(id);
+ * assert.equal(stats.nodeName, "wrk");
+ *
+ * controller.close();
+ * worker.close();
+ * await ctl.transport.stop();
+ * await wrk.transport.stop();
+ * await ctl.registry.close();
+ * await wrk.registry.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class Controller {
+  readonly #node: NodeManager;
+  readonly #transport: ControllerTransport;
+  readonly #registry: ControllerRegistry | undefined;
+  readonly #timeouts: ControllerTimeouts;
+  readonly #maxPending: number;
+  readonly #log: Logger;
+  readonly #pending = new Map<string, Pending>();
+  readonly #watched = new WeakSet<PeerConnection>();
+  readonly #connecting = new Map<string, Promise<PeerConnection>>();
+  readonly #unsubscribe: () => void;
+  #closed = false;
+
+  /**
+   * Creates the controller and adds its reply handler to the transport.
+   *
+   * @param node The local identity.
+   * @param transport The transport.
+   * @param options Registry, timeouts, limits and logger.
+   * @throws {RangeError} For a negative or non-integer timeout or limit.
+   */
+  constructor(
+    node: NodeManager,
+    transport: ControllerTransport,
+    options: ControllerOptions = {},
+  ) {
+    this.#node = node;
+    this.#transport = transport;
+    this.#registry = options.registry;
+    const t = { ...DEFAULT_CONTROLLER_TIMEOUTS };
+    for (const [k, v] of Object.entries(options.timeouts ?? {})) {
+      if (v === undefined || v === 0) continue;
+      if (!Number.isFinite(v) || v < 0) {
+        throw new RangeError(
+          `Invalid timeouts.${k}: expected milliseconds > 0, got ${v}`,
+        );
+      }
+      t[k as keyof ControllerTimeouts] = v;
+    }
+    this.#timeouts = t;
+    const max = options.maxPending ?? DEFAULT_MAX_PENDING;
+    if (!Number.isSafeInteger(max) || max < 1) {
+      throw new RangeError(
+        `Invalid maxPending: expected an integer >= 1, got ${max}`,
+      );
+    }
+    this.#maxPending = max;
+    this.#log = options.logger ?? getGlobalLogger().child("node:controller");
+    this.#unsubscribe = transport.onMessage((conn, msg) =>
+      this.handleResponse(conn, msg)
+    );
+  }
+
+  /** Number of requests awaiting a reply. */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /** The timeouts in force. */
+  get timeouts(): Readonly<ControllerTimeouts> {
+    return this.#timeouts;
+  }
+
+  /**
+   * The reply handler (installed on the transport by the constructor).
+   * Messages without `replyTo` are ignored; a reply settles its request
+   * only when it came from the peer that was asked.
+   *
+   * @param conn The connection the message arrived on.
+   * @param message The message.
+   */
+  handleResponse(conn: Pick<PeerConnection, "peerId">, message: Message): void {
+    const id = message.replyTo;
+    if (!id) return;
+    const p = this.#pending.get(id);
+    if (!p) {
+      this.#log.debug("dropping reply to an unknown or finished request", {
+        peer_id: conn.peerId,
+        reply_to: id,
+      });
+      return;
+    }
+    if (p.peerId !== conn.peerId) {
+      this.#log.warn("dropping reply from a peer that was not asked", {
+        peer_id: conn.peerId,
+        asked: p.peerId,
+        reply_to: id,
+      });
+      return;
+    }
+    this.#pending.delete(id);
+    p.resolve(message);
+  }
+
+  #ownId(): string {
+    const identity = this.#node.getIdentity();
+    if (!identity) {
+      throw new ControllerError(
+        "no_identity",
+        "node: node identity not initialized",
+      );
+    }
+    return identity.id;
+  }
+
+  #build<T extends keyof PayloadMap>(
+    type: T,
+    peerId: string,
+    payload: PayloadMap[T] | null,
+  ): Message {
+    const init: NewMessageOptions<PayloadMap[T] | null> = {
+      from: this.#ownId(),
+      to: peerId,
+      payload,
+    };
+    return newMessage(type, init);
+  }
+
+  /**
+   * Returns the connection to a peer, dialling it (via the registry's
+   * address) when there is none. Concurrent calls share one dial.
+   *
+   * @param peerId The peer ID.
+   * @returns The connection.
+   * @throws {ControllerError} `peer_not_found` or `connect_failed`.
+   */
+  async #ensureConnection(peerId: string, op: string): Promise<PeerConnection> {
+    const existing = this.#transport.getConnection(peerId);
+    if (existing) return existing;
+    const inflight = this.#connecting.get(peerId);
+    if (inflight) return await inflight;
+    const peer = this.#registry?.getPeer(peerId);
+    if (!peer) {
+      throw new ControllerError(
+        "peer_not_found",
+        `${op}: peer not found: ${peerId}`,
+      );
+    }
+    const dial = this.#transport.connect(peer).catch((err) => {
+      throw new ControllerError(
+        "connect_failed",
+        `${op}: failed to connect to peer: ${causeText(err)}`,
+        { cause: err },
+      );
+    });
+    this.#connecting.set(peerId, dial);
+    try {
+      return await dial;
+    } finally {
+      this.#connecting.delete(peerId);
+    }
+  }
+
+  #watch(conn: PeerConnection): void {
+    if (this.#watched.has(conn)) return;
+    this.#watched.add(conn);
+    void conn.closed.then(() => {
+      for (const [id, p] of this.#pending) {
+        if (p.conn !== conn) continue;
+        this.#pending.delete(id);
+        p.reject(
+          new ControllerError(
+            "disconnected",
+            `Controller.sendRequest: peer ${p.peerId} disconnected before replying`,
+          ),
+        );
+      }
+    }, () => {});
+  }
+
+  /**
+   * Sends a request and waits for its reply (Go's `sendRequest`): connects
+   * first when needed (then `message.to` becomes the connected peer's ID),
+   * registers the message ID, sends, and waits for the reply, the timeout,
+   * a disconnect or the signal, whichever comes first. The pending entry is
+   * always removed.
+   *
+   * @param peerId The peer to ask.
+   * @param message The request (its `id` must be fresh).
+   * @param options Timeout (default 30 s) and signal.
+   * @returns The reply (any type, `error` included; see `parseResponse`).
+   * @throws {ControllerError} `peer_not_found`, `connect_failed`,
+   * `send_failed`, `timeout`, `disconnected`, `queue_full`, `aborted` or `closed`.
+   */
+  async sendRequest(
+    peerId: string,
+    message: Message,
+    options: ControllerRequestOptions = {},
+  ): Promise<Message> {
+    if (this.#closed) {
+      throw new ControllerError(
+        "closed",
+        "Controller.sendRequest: controller closed",
+      );
+    }
+    const timeoutMs = options.timeoutMs ?? this.#timeouts.miner;
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+      throw new RangeError(
+        `Invalid timeoutMs: expected milliseconds > 0, got ${timeoutMs}`,
+      );
+    }
+    options.signal?.throwIfAborted();
+    const conn = await this.#ensureConnection(peerId, "Controller.sendRequest");
+    if (conn.peerId !== peerId) message.to = conn.peerId;
+    return await this.#exchange(conn, message, timeoutMs, options.signal);
+  }
+
+  #exchange(
+    conn: PeerConnection,
+    message: Message,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Message> {
+    if (this.#pending.size >= this.#maxPending) {
+      return Promise.reject(
+        new ControllerError(
+          "queue_full",
+          "Controller.sendRequest: too many pending requests",
+        ),
+      );
+    }
+    if (this.#pending.has(message.id)) {
+      return Promise.reject(
+        new RangeError(`Message id ${message.id} is already pending`),
+      );
+    }
+    this.#watch(conn);
+    const { promise, resolve, reject } = Promise.withResolvers<Message>();
+    const onAbort = () => {
+      if (this.#pending.get(message.id) !== entry) return;
+      this.#pending.delete(message.id);
+      entry.reject(
+        new ControllerError("aborted", "Controller.sendRequest: aborted", {
+          cause: signal?.reason,
+        }),
+      );
+    };
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const entry: Pending = {
+      peerId: conn.peerId,
+      conn,
+      resolve: (m) => {
+        done();
+        resolve(m);
+      },
+      reject: (e) => {
+        done();
+        reject(e);
+      },
+    };
+    this.#pending.set(message.id, entry);
+    // Declared after `entry`; `done` only runs once a settle path fires, later.
+    const timer = setTimeout(() => {
+      if (this.#pending.get(message.id) !== entry) return;
+      this.#pending.delete(message.id);
+      entry.reject(
+        new ControllerError(
+          "timeout",
+          "Controller.sendRequest: request timeout",
+        ),
+      );
+    }, timeoutMs);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    conn.send(message, signal ? { signal } : {}).catch((err) => {
+      if (this.#pending.get(message.id) !== entry) return;
+      this.#pending.delete(message.id);
+      entry.reject(
+        new ControllerError(
+          "send_failed",
+          `Controller.sendRequest: failed to send message: ${causeText(err)}`,
+          { cause: err },
+        ),
+      );
+    });
+    if (conn.state === "closed") {
+      // Closed between lookup and registration: fail now rather than at the timeout.
+      queueMicrotask(() => {
+        if (this.#pending.get(message.id) !== entry) return;
+        this.#pending.delete(message.id);
+        entry.reject(
+          new ControllerError(
+            "disconnected",
+            `Controller.sendRequest: peer ${conn.peerId} disconnected before replying`,
+          ),
+        );
+      });
+    }
+    return promise;
+  }
+
+  /**
+   * Asks a worker for its stats (`get_stats`, 10 s).
+   *
+   * @param peerId The worker.
+   * @param options Timeout and signal.
+   * @returns The stats.
+   * @throws {ControllerError} See {@linkcode Controller.sendRequest}; `no_identity`.
+   * @throws {ProtocolError} When the worker answers with an error.
+   * @throws {MessageError} When the answer has the wrong type or payload.
+   */
+  async getRemoteStats(
+    peerId: string,
+    options: ControllerRequestOptions = {},
+  ): Promise<StatsPayload> {
+    const msg = this.#build("get_stats", peerId, null);
+    const resp = await this.sendRequest(peerId, msg, {
+      ...options,
+      timeoutMs: options.timeoutMs ?? this.#timeouts.stats,
+    });
+    return parseResponse(resp, "stats");
+  }
+
+  /**
+   * Asks every connected worker for its stats, in parallel. Peers that fail
+   * or time out are left out (debug log).
+   *
+   * @param options Timeout (per peer) and signal.
+   * @returns Stats by peer ID.
+   * @throws {ControllerError} `no_identity`.
+   */
+  async getAllStats(
+    options: ControllerRequestOptions = {},
+  ): Promise<Map<string, StatsPayload>> {
+    this.#ownId();
+    const ids = new Set<string>();
+    for (const p of this.#registry?.getConnectedPeers() ?? []) ids.add(p.id);
+    for (const c of this.#transport.connections?.() ?? []) ids.add(c.peerId);
+    const out = new Map<string, StatsPayload>();
+    await Promise.all([...ids].map(async (id) => {
+      try {
+        out.set(id, await this.getRemoteStats(id, options));
+      } catch (err) {
+        this.#log.debug("failed to get stats from peer", {
+          peer_id: id,
+          error: causeText(err),
+        });
+      }
+    }));
+    return out;
+  }
+
+  /**
+   * Measures the round trip to a peer with `ping`/`pong` (5 s). The clock
+   * starts after the connection exists, so an auto-connect is not counted.
+   * When the registry knows the peer, its `pingMs` is set (keeping `geoKm`
+   * and `hops`) and its score records the success, failure or timeout.
+   *
+   * @param peerId The peer.
+   * @param options Timeout and signal.
+   * @returns The round trip in milliseconds (fractional).
+   * @throws {ControllerError} See {@linkcode Controller.sendRequest}; `no_identity`.
+   * @throws {ProtocolError} When the peer answers with an error.
+   */
+  async pingPeer(
+    peerId: string,
+    options: ControllerRequestOptions = {},
+  ): Promise<number> {
+    const ownId = this.#ownId();
+    let conn: PeerConnection;
+    try {
+      conn = await this.#ensureConnection(peerId, "Controller.sendRequest");
+    } catch (err) {
+      if (err instanceof ControllerError && err.code === "connect_failed") {
+        this.#registry?.recordFailure(peerId);
+      }
+      throw err;
+    }
+    const sentAt = Date.now();
+    const msg = newMessage("ping", {
+      from: ownId,
+      to: conn.peerId,
+      payload: { sentAt },
+    });
+    const start = performance.now();
+    let resp: Message;
+    try {
+      resp = await this.#exchange(
+        conn,
+        msg,
+        options.timeoutMs ?? this.#timeouts.ping,
+        options.signal,
+      );
+      parseResponse(resp, "pong");
+    } catch (err) {
+      if (this.#registry?.getPeer(peerId)) {
+        if (err instanceof ControllerError && err.code === "timeout") {
+          this.#registry.recordTimeout(peerId);
+        } else if (
+          !(err instanceof ControllerError && err.code === "aborted")
+        ) {
+          this.#registry.recordFailure(peerId);
+        }
+      }
+      throw err;
+    }
+    const rtt = Math.max(performance.now() - start, Number.MIN_VALUE);
+    const peer = this.#registry?.getPeer(peerId);
+    if (peer && this.#registry) {
+      try {
+        this.#registry.updateMetrics(peerId, rtt, peer.geoKm, peer.hops);
+        this.#registry.recordSuccess(peerId);
+      } catch (err) {
+        this.#log.debug("failed to update peer metrics", {
+          peer_id: peerId,
+          error: causeText(err),
+        });
+      }
+    }
+    return rtt;
+  }
+
+  /**
+   * Starts a miner on a worker (`start_miner`, 30 s).
+   *
+   * @param peerId The worker.
+   * @param options Miner type, profile or config override, timeout, signal.
+   * @returns The miner instance name the worker reported.
+   * @throws {TypeError} `Controller.StartRemoteMiner: miner type is required`
+   * (before anything is sent).
+   * @throws {ControllerError} `miner_failed` when the worker could not start
+   * it; see {@linkcode Controller.sendRequest}.
+   * @throws {ProtocolError} When the worker answers with an error.
+   */
+  async startRemoteMiner(
+    peerId: string,
+    options: StartRemoteMinerOptions,
+  ): Promise<string> {
+    const ownId = this.#ownId();
+    if (!options.minerType) {
+      throw new TypeError(
+        "Controller.StartRemoteMiner: miner type is required",
+      );
+    }
+    const payload: StartMinerPayload = { minerType: options.minerType };
+    if (options.profileId) payload.profileId = options.profileId;
+    if (options.config !== undefined) payload.config = options.config;
+    const msg = newMessage("start_miner", { from: ownId, to: peerId, payload });
+    const resp = await this.sendRequest(peerId, msg, {
+      ...options,
+      timeoutMs: options.timeoutMs ?? this.#timeouts.miner,
+    });
+    const ack = parseResponse(resp, "miner_ack");
+    if (!ack.success) {
+      throw new ControllerError(
+        "miner_failed",
+        `Controller.StartRemoteMiner: miner start failed: ${ack.error ?? ""}`,
+      );
+    }
+    return ack.minerName ?? "";
+  }
+
+  /**
+   * Stops a miner on a worker (`stop_miner`, 30 s).
+   *
+   * @param peerId The worker.
+   * @param minerName The instance name.
+   * @param options Timeout and signal.
+   * @returns Resolves when the worker confirmed.
+   * @throws {ControllerError} `miner_failed` when the worker could not stop
+   * it; see {@linkcode Controller.sendRequest}.
+   * @throws {ProtocolError} When the worker answers with an error.
+   */
+  async stopRemoteMiner(
+    peerId: string,
+    minerName: string,
+    options: ControllerRequestOptions = {},
+  ): Promise<void> {
+    const msg = this.#build("stop_miner", peerId, { minerName });
+    const resp = await this.sendRequest(peerId, msg, {
+      ...options,
+      timeoutMs: options.timeoutMs ?? this.#timeouts.miner,
+    });
+    const ack = parseResponse(resp, "miner_ack");
+    if (!ack.success) {
+      throw new ControllerError(
+        "miner_failed",
+        `Controller.StopRemoteMiner: miner stop failed: ${ack.error ?? ""}`,
+      );
+    }
+  }
+
+  /**
+   * Reads a miner's console lines from a worker (`get_logs`, 10 s); Go's
+   * `GetRemoteLogs` and `GetRemoteLogsSince` in one call.
+   *
+   * @param peerId The worker.
+   * @param options Miner, line count, optional `since`, timeout and signal.
+   * @returns The lines, oldest first (`null` when a Go worker sent none).
+   * @throws {ControllerError} See {@linkcode Controller.sendRequest}.
+   * @throws {ProtocolError} When the worker answers with an error (unknown miner…).
+   */
+  async getRemoteLogs(
+    peerId: string,
+    options: GetRemoteLogsOptions,
+  ): Promise<string[] | null> {
+    if (!Number.isSafeInteger(options.lines)) {
+      throw new RangeError(
+        `Invalid lines: expected an integer, got ${options.lines}`,
+      );
+    }
+    const payload: PayloadMap["get_logs"] = {
+      minerName: options.minerName,
+      lines: options.lines,
+    };
+    if (options.since !== undefined) {
+      const ms = typeof options.since === "number"
+        ? options.since
+        : options.since.getTime();
+      if (!Number.isSafeInteger(ms)) {
+        throw new RangeError(
+          `Invalid since: expected Unix milliseconds, got ${ms}`,
+        );
+      }
+      if (ms > 0) payload.since = ms;
+    }
+    const msg = this.#build("get_logs", peerId, payload);
+    const resp = await this.sendRequest(peerId, msg, {
+      ...options,
+      timeoutMs: options.timeoutMs ?? this.#timeouts.logs,
+    });
+    return parseResponse(resp, "logs").lines;
+  }
+
+  /**
+   * The password a bundle for this peer must be encrypted with:
+   * base64(shared secret), the same 44 characters as the SMSG password
+   * (node.md §6.7).
+   *
+   * @param peerId The worker (connected, or registered with its key).
+   * @returns The password.
+   * @throws {ControllerError} `no_identity` or `peer_not_found`.
+   */
+  bundlePassword(peerId: string): string {
+    this.#ownId();
+    const key = this.#transport.getConnection(peerId)?.peer.publicKey ||
+      this.#registry?.getPeer(peerId)?.publicKey;
+    if (!key) {
+      throw new ControllerError(
+        "peer_not_found",
+        `Controller.bundlePassword: peer not found: ${peerId}`,
+      );
+    }
+    const secret = this.#node.deriveSharedSecret(key);
+    try {
+      return secretToPassword(secret);
+    } finally {
+      secret.fill(0);
+    }
+  }
+
+  /**
+   * Deploys a bundle to a worker (`deploy`, 120 s). Build it with the
+   * bundle functions and {@linkcode Controller.bundlePassword}.
+   *
+   * @param peerId The worker.
+   * @param bundle The bundle (`profile`, `miner` or `full`).
+   * @param options Receiver's frame limit, timeout and signal.
+   * @returns The worker's acknowledgement (`success: true`).
+   * @throws {ControllerError} `frame_too_large` (before sending),
+   * `deploy_failed` when the worker acknowledged a failure; see
+   * {@linkcode Controller.sendRequest}.
+   * @throws {ProtocolError} When the worker answers with an error (bad
+   * checksum, wrong password, unsafe name…).
+   */
+  async deployBundle(
+    peerId: string,
+    bundle: Bundle,
+    options: DeployOptions = {},
+  ): Promise<DeployAckPayload> {
+    const limit = options.peerMaxMessageSize;
+    if (limit !== undefined) {
+      const size = deployFrameSize(bundle);
+      if (size > limit) {
+        throw new ControllerError(
+          "frame_too_large",
+          `Controller.DeployBundle: bundle ${bundle.name} needs a frame of about ${size} bytes, ` +
+            `above the peer's limit of ${limit} bytes`,
+        );
+      }
+    }
+    const msg = this.#build("deploy", peerId, {
+      type: bundle.type,
+      data: bundle.data,
+      checksum: bundle.checksum,
+      name: bundle.name,
+    });
+    const resp = await this.sendRequest(peerId, msg, {
+      ...options,
+      timeoutMs: options.timeoutMs ?? this.#timeouts.deploy,
+    });
+    const ack = parseResponse(resp, "deploy_ack");
+    if (!ack.success) {
+      throw new ControllerError(
+        "deploy_failed",
+        `Controller.DeployBundle: deploy failed: ${ack.error ?? ""}`,
+      );
+    }
+    return ack;
+  }
+
+  /**
+   * Connects to a registered peer.
+   *
+   * @param peerId The peer.
+   * @returns The connection.
+   * @throws {ControllerError} `peer_not_found` or `connect_failed`.
+   */
+  async connectToPeer(peerId: string): Promise<PeerConnection> {
+    return await this.#ensureConnection(peerId, "Controller.ConnectToPeer");
+  }
+
+  /**
+   * Closes the connection to a peer (no `disconnect` message, as Go).
+   *
+   * @param peerId The peer.
+   * @throws {ControllerError} `not_connected`.
+   */
+  disconnectFromPeer(peerId: string): void {
+    const conn = this.#transport.getConnection(peerId);
+    if (!conn) {
+      throw new ControllerError(
+        "not_connected",
+        `Controller.DisconnectFromPeer: peer not connected: ${peerId}`,
+      );
+    }
+    conn.close();
+  }
+
+  /**
+   * Removes the reply handler and fails every pending request with
+   * `closed`. Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribe();
+    for (const [id, p] of this.#pending) {
+      this.#pending.delete(id);
+      p.reject(
+        new ControllerError(
+          "closed",
+          "Controller.sendRequest: controller closed",
+        ),
+      );
+    }
+  }
+}

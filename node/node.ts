@@ -1,0 +1,1141 @@
+/**
+ * {@linkcode Node}: everything a running node needs, composed — identity,
+ * peer registry, transport, controller, worker with the default miner and
+ * profile managers, metrics and the local control API — with one `start`
+ * and one graceful `stop`.
+ *
+ * @module
+ */
+
+import { hostname } from "node:os";
+import { basename, join } from "node:path";
+import { getGlobalLogger } from "../logging/global.ts";
+import { type LogFields, Logger, type LogLevel } from "../logging/logger.ts";
+import {
+  type Bundle,
+  createMinerBundle,
+  createProfileBundle,
+  decodeBundle,
+  verifyBundle,
+} from "./bundle.ts";
+import { defaultPaths } from "./_paths.ts";
+import type { CommandAuthorizer } from "./authorization.ts";
+import {
+  Controller,
+  ControllerError,
+  type ControllerTransport,
+  deployFrameSize,
+} from "./controller.ts";
+import {
+  ControlApiError,
+  controlFilePath,
+  type ControlHandlers,
+  type ControlProgress,
+  ControlServer,
+  DEFAULT_CONTROL_PORT,
+} from "./control_api.ts";
+import type { NodeIdentity, NodeRole } from "./identity.ts";
+import { NodeManager, safeNodeName } from "./identity_store.ts";
+import type { MinerManager, ProfileManager } from "./managers/miner_manager.ts";
+import { ProcessMinerManager } from "./managers/process_miner.ts";
+import { FileProfileManager } from "./managers/profile_manager.ts";
+import {
+  type JsonValue,
+  type Message,
+  MESSAGE_TYPES,
+  type StatsPayload,
+} from "./message.ts";
+import { METRICS_CONTENT_TYPE, MetricsRegistry } from "./metrics.ts";
+import type { AuthMode, Peer } from "./peer.ts";
+import { PeerRegistry, type PeerRegistryOptions } from "./peer_registry.ts";
+import type { TransportConfig } from "./transport/config.ts";
+import type { PeerConnection } from "./transport/connection.ts";
+import { TransportError } from "./transport/errors.ts";
+import { Transport } from "./transport/transport.ts";
+import { Worker, type WorkerOptions } from "./worker.ts";
+
+/** Where a node keeps its files. */
+export interface NodePaths {
+  /** Raw private key. */
+  keyPath: string;
+  /** Identity JSON. */
+  identityPath: string;
+  /** Peer registry. */
+  peersPath: string;
+  /** Control file (URL and token of the control API). */
+  controlFile: string;
+  /** Data directory (miners, profiles, run files). */
+  dataDir: string;
+  /** Config directory. */
+  configDir: string;
+}
+
+/**
+ * The file layout for a data and a config directory, matching the Go
+ * reference's defaults (`<data>/node/private.key`, `<config>/node.json`,
+ * `<config>/peers.json`) plus `<config>/control.json`.
+ *
+ * @param dataDir Data directory (default `<XDG data>/lethean-desktop`).
+ * @param configDir Config directory (default `<XDG config>/lethean-desktop`).
+ * @returns The paths.
+ *
+ * @example Custom directories
+ * ```ts
+ * import { nodePaths } from "@lthn/p2p/node";
+ * import assert from "node:assert/strict";
+ *
+ * const p = nodePaths("/srv/d", "/srv/c");
+ * assert.equal(p.keyPath, "/srv/d/node/private.key");
+ * assert.equal(p.peersPath, "/srv/c/peers.json");
+ * ```
+ */
+export function nodePaths(dataDir?: string, configDir?: string): NodePaths {
+  const d = dataDir === undefined || configDir === undefined
+    ? defaultPaths()
+    : undefined;
+  const data = dataDir ?? d!.dataDir;
+  const config = configDir ?? d!.configDir;
+  return {
+    keyPath: join(data, "node", "private.key"),
+    identityPath: join(config, "node.json"),
+    peersPath: join(config, "peers.json"),
+    controlFile: controlFilePath(config),
+    dataDir: data,
+    configDir: config,
+  };
+}
+
+/** Options of {@linkcode Node.create}. */
+export interface NodeOptions {
+  /** Data directory (default `<XDG data>/lethean-desktop`). */
+  dataDir?: string;
+  /** Config directory (default `<XDG config>/lethean-desktop`). */
+  configDir?: string;
+  /** An identity to use instead of the files. */
+  identity?: NodeManager;
+  /** Name of a newly created identity (default: the host name, made valid). */
+  name?: string;
+  /**
+   * Role: of a newly created identity, and which parts run — `controller`
+   * runs no worker; `worker` and `dual` (default) answer commands.
+   */
+  role?: NodeRole;
+  /** Transport settings (default listen `:9091`, path `/ws`). */
+  transport?: Partial<TransportConfig>;
+  /** Inbound admission mode (default `open`, as Go). */
+  authMode?: AuthMode;
+  /** Miner manager; `null` for none (default: a process miner manager). */
+  minerManager?: MinerManager | null;
+  /** Profile manager; `null` for none (default: files under `<dataDir>/profiles`). */
+  profileManager?: ProfileManager | null;
+  /** Which peers may command the worker (default: every peer, as Go). */
+  authorize?: CommandAuthorizer;
+  /**
+   * Control API: `false` for none; otherwise the port (default 9092; 0
+   * picks one) and the control file (default `<configDir>/control.json`).
+   */
+  control?: false | { port?: number; file?: string };
+  /** Metrics registry (default: a new one). */
+  metrics?: MetricsRegistry;
+  /** Logger (default: the global logger). */
+  logger?: Logger;
+  /** Registry save debounce in ms (default 5000). */
+  registrySaveDelayMs?: number;
+}
+
+/** A connection as `status` reports it. */
+export interface NodeConnectionStatus {
+  /** Peer node ID. */
+  peerId: string;
+  /** Peer name. */
+  name: string;
+  /** `inbound` or `outbound`. */
+  direction: string;
+  /** Remote `host:port`. */
+  remoteAddress: string;
+  /** Connection state. */
+  state: string;
+  /** When it was established (RFC 3339). */
+  connectedAt: string;
+}
+
+/** What {@linkcode Node.status} reports. */
+export interface NodeStatus {
+  /** The node identity. */
+  identity: NodeIdentity;
+  /** The role the node runs as. */
+  role: NodeRole;
+  /** The WebSocket URL peers dial. */
+  listen: string;
+  /** The control API URL, or `""`. */
+  control: string;
+  /** Process ID. */
+  pid: number;
+  /** When the node started (RFC 3339). */
+  startedAt: string;
+  /** Seconds since start. */
+  uptime: number;
+  /** Inbound admission mode. */
+  authMode: AuthMode;
+  /** Files. */
+  paths: NodePaths;
+  /** Known and connected peer counts. */
+  peers: { known: number; connected: number };
+  /** Open connections. */
+  connections: NodeConnectionStatus[];
+  /** Message and failure counters. */
+  counters: {
+    messagesIn: number;
+    messagesOut: number;
+    drops: Record<string, number>;
+    handshakeFailures: number;
+  };
+  /** Miners running on this node. */
+  miners: { name: string; type: string }[];
+}
+
+/** Options of {@linkcode Node.deploy}. */
+export interface NodeDeployRequest {
+  /** What to send. */
+  kind: "profile" | "miner" | "bundle";
+  /** Bundle name (profile ID, or the miner type for miner bundles). */
+  name?: string;
+  /** Profile JSON text (`profile`, optional for `miner`). */
+  profile?: string;
+  /** Miner executable: file name and bytes (`miner`). */
+  miner?: { fileName: string; data: Uint8Array };
+  /** A ready bundle (`bundle`), encrypted for this peer. */
+  bundle?: Bundle;
+  /** Receiver's frame limit (default: ours). */
+  peerMaxMessageSize?: number;
+}
+
+const DROP_EVENTS: Record<string, string> = {
+  "peer rate limited, dropping message": "rate_limited",
+  "failed to decrypt message from peer": "decrypt_failed",
+  "message outside the timestamp window, dropping": "stale",
+  "dropping duplicate message": "duplicate",
+  "handler queue full, dropping message": "queue_full",
+};
+
+const HANDSHAKE_EVENTS: Record<string, string> = {
+  "closing inbound connection": "invalid",
+  "peer connection rejected: incompatible protocol version": "version",
+  "peer connection rejected: not in allowlist": "not_allowed",
+  "inbound handshake failed": "error",
+};
+
+/**
+ * A logger that reports every event to an observer (whatever the level)
+ * and writes through a base logger. The transport has no metrics hook, so
+ * drops and handshake failures are counted from its log events.
+ */
+class ObservingLogger extends Logger {
+  readonly #base: Logger;
+  readonly #observe: (message: string, fields: LogFields[]) => void;
+
+  constructor(
+    base: Logger,
+    observe: (message: string, fields: LogFields[]) => void,
+  ) {
+    super({ component: base.component });
+    this.#base = base;
+    this.#observe = observe;
+  }
+
+  override log(level: LogLevel, message: string, fields: LogFields[] = []) {
+    try {
+      this.#observe(message, fields);
+    } catch {
+      // Metrics must never break logging.
+    }
+    this.#base.log(level, message, fields);
+  }
+
+  override enabled(): boolean {
+    return true;
+  }
+
+  override getLevel(): LogLevel {
+    return this.#base.getLevel();
+  }
+
+  override setLevel(level: LogLevel): void {
+    this.#base.setLevel(level);
+  }
+
+  override withComponent(component: string): Logger {
+    return new ObservingLogger(
+      this.#base.withComponent(component),
+      this.#observe,
+    );
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function isTimeout(err: unknown): boolean {
+  return (err instanceof ControllerError && err.code === "timeout") ||
+    (err instanceof TransportError && err.code === "timeout");
+}
+
+function toControlError(err: unknown): unknown {
+  if (err instanceof ControlApiError) return err;
+  if (isTimeout(err)) {
+    return new ControlApiError("timeout", (err as Error).message, {
+      cause: err,
+    });
+  }
+  if (err instanceof ControllerError && err.code === "peer_not_found") {
+    return new ControlApiError("not_found", err.message, { cause: err });
+  }
+  return err;
+}
+
+function str(
+  body: Record<string, unknown>,
+  key: string,
+  required = true,
+): string | undefined {
+  const v = body[key];
+  if (v === undefined || v === null || v === "") {
+    if (required) throw new TypeError(`Missing "${key}"`);
+    return undefined;
+  }
+  if (typeof v !== "string") throw new TypeError(`"${key}" must be a string`);
+  return v;
+}
+
+function num(body: Record<string, unknown>, key: string): number | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isFinite(v)) {
+    throw new TypeError(`"${key}" must be a number`);
+  }
+  return v;
+}
+
+/**
+ * A running node: identity, registry, transport, controller, worker,
+ * managers, metrics and the local control API.
+ *
+ * Metrics (Prometheus names): `p2p_connections`, `p2p_peers`,
+ * `p2p_messages_total{direction,type}`, `p2p_drops_total{reason}`,
+ * `p2p_handshake_failures_total{direction,reason}`,
+ * `p2p_request_duration_seconds{op}` and `p2p_start_time_seconds`.
+ *
+ * @example Two nodes in one process
+ * ```ts
+ * import { Node } from "@lthn/p2p/node";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const opts = (n: string) => ({
+ *   dataDir: `${dir}/${n}`, configDir: `${dir}/${n}`, name: n,
+ *   transport: { listenAddr: "127.0.0.1:0" }, control: false as const,
+ *   minerManager: null, profileManager: null, registrySaveDelayMs: 50,
+ * });
+ * const a = await Node.create(opts("a"));
+ * const b = await Node.create(opts("b"));
+ * await a.start();
+ * await b.start();
+ * try {
+ *   const peer = await a.addPeer({ address: b.transport.addr });
+ *   assert.equal(peer.id, b.identity.id);
+ *   assert.ok(await a.ping(peer.id) >= 0);
+ * } finally {
+ *   await a.stop();
+ *   await b.stop();
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export class Node {
+  /** Identity and key agreement. */
+  readonly identityStore: NodeManager;
+  /** Peer registry. */
+  readonly registry: PeerRegistry;
+  /** Encrypted WebSocket transport. */
+  readonly transport: Transport;
+  /** Sends commands to workers. */
+  readonly controller: Controller;
+  /** Answers commands, unless the role is `controller`. */
+  readonly worker: Worker | undefined;
+  /** The miner manager, if any. */
+  readonly minerManager: MinerManager | undefined;
+  /** The profile manager, if any. */
+  readonly profileManager: ProfileManager | undefined;
+  /** Metrics. */
+  readonly metrics: MetricsRegistry;
+  /** Files. */
+  readonly paths: NodePaths;
+  /** The role the node runs as. */
+  readonly role: NodeRole;
+
+  readonly #log: Logger;
+  readonly #controlOptions: false | { port?: number; file?: string };
+  readonly #ownsMiners: boolean;
+  readonly #wrapped = new WeakMap<PeerConnection, PeerConnection>();
+  readonly #messages;
+  readonly #drops;
+  readonly #handshakes;
+  readonly #latency;
+  readonly #unsubscribe: (() => void)[] = [];
+  #control: ControlServer | undefined;
+  #startedAt = 0;
+  #state: "new" | "running" | "stopping" | "stopped" = "new";
+  #stopping: Promise<void> | undefined;
+
+  private constructor(
+    options: NodeOptions,
+    parts: {
+      identity: NodeManager;
+      registry: PeerRegistry;
+      paths: NodePaths;
+      role: NodeRole;
+      log: Logger;
+    },
+  ) {
+    this.identityStore = parts.identity;
+    this.registry = parts.registry;
+    this.paths = parts.paths;
+    this.role = parts.role;
+    this.#log = parts.log;
+    this.#controlOptions = options.control ?? {};
+    const m = this.metrics = options.metrics ?? new MetricsRegistry();
+    this.#messages = m.counter(
+      "p2p_messages_total",
+      "Messages handled by this node, by direction and type",
+    );
+    this.#drops = m.counter(
+      "p2p_drops_total",
+      "Inbound frames dropped, by reason (rate_limited is counted at most once per second per peer)",
+    );
+    this.#handshakes = m.counter(
+      "p2p_handshake_failures_total",
+      "Failed handshakes, by direction and reason",
+    );
+    this.#latency = m.histogram(
+      "p2p_request_duration_seconds",
+      "Latency of requests this node sent to peers, by operation",
+    );
+
+    const observe = (message: string, fields: LogFields[]) => {
+      const drop = DROP_EVENTS[message];
+      if (drop) this.#drops.inc({ reason: drop });
+      const hs = HANDSHAKE_EVENTS[message];
+      if (hs) this.#handshakes.inc({ direction: "inbound", reason: hs });
+      void fields;
+    };
+    const transportLog = new ObservingLogger(
+      parts.log.child("transport"),
+      observe,
+    );
+    this.transport = new Transport({
+      node: parts.identity,
+      registry: parts.registry,
+      config: options.transport ?? {},
+      logger: transportLog,
+    });
+
+    m.gauge(
+      "p2p_connections",
+      "Open peer connections",
+      () => this.transport.connections().length,
+    );
+    m.gauge("p2p_peers", "Peers in the registry", () => this.registry.count);
+    m.gauge(
+      "p2p_start_time_seconds",
+      "When the node started (Unix seconds)",
+      () => this.#startedAt / 1000,
+    );
+
+    // Count every accepted inbound message (replies included).
+    this.#unsubscribe.push(this.transport.onMessage((_c, msg) => {
+      this.#countMessage("in", msg);
+    }));
+
+    const metered: ControllerTransport = {
+      onMessage: (h) =>
+        this.transport.onMessage((c, msg) => h(this.#wrap(c), msg)),
+      getConnection: (id) => {
+        const c = this.transport.getConnection(id);
+        return c ? this.#wrap(c) : undefined;
+      },
+      connect: async (peer) => this.#wrap(await this.#connect(peer)),
+      connections: () => this.transport.connections().map((c) => this.#wrap(c)),
+    };
+    this.controller = new Controller(parts.identity, metered, {
+      registry: parts.registry,
+      logger: parts.log.child("node:controller"),
+    });
+
+    this.#ownsMiners = options.minerManager === undefined;
+    this.minerManager = options.minerManager === null
+      ? undefined
+      : options.minerManager ??
+        new ProcessMinerManager({
+          dataDir: parts.paths.dataDir,
+          logger: parts.log.child("node:miner"),
+        });
+    this.profileManager = options.profileManager === null
+      ? undefined
+      : options.profileManager ??
+        new FileProfileManager({ dir: join(parts.paths.dataDir, "profiles") });
+    if (this.role !== "controller") {
+      const wopts: WorkerOptions = {
+        dataDir: parts.paths.dataDir,
+        logger: parts.log.child("node:worker"),
+      };
+      if (this.minerManager) wopts.minerManager = this.minerManager;
+      if (this.profileManager) wopts.profileManager = this.profileManager;
+      if (options.authorize) wopts.authorize = options.authorize;
+      this.worker = new Worker(parts.identity, wopts);
+      this.worker.register({ onMessage: metered.onMessage });
+    }
+  }
+
+  /**
+   * Loads (or creates) the identity, opens the registry and builds every
+   * part. Nothing listens until {@linkcode Node.start}.
+   *
+   * @param options Directories, identity, role, transport, managers, control API.
+   * @returns The node.
+   * @throws {IdentityError} When the identity files exist but cannot be
+   * loaded (they are never overwritten).
+   * @throws {RangeError} For an invalid transport configuration or role.
+   */
+  static async create(options: NodeOptions = {}): Promise<Node> {
+    const paths = nodePaths(options.dataDir, options.configDir);
+    const control = options.control ?? {};
+    if (control && control.file) paths.controlFile = control.file;
+    const log = options.logger ?? getGlobalLogger();
+    if (
+      options.role !== undefined &&
+      !["controller", "worker", "dual"].includes(options.role)
+    ) {
+      throw new RangeError(
+        `Invalid role: expected controller, worker or dual, got "${options.role}"`,
+      );
+    }
+    let identity = options.identity;
+    if (!identity) {
+      identity = await NodeManager.open({
+        keyPath: paths.keyPath,
+        configPath: paths.identityPath,
+      });
+      if (identity.loadError) throw identity.loadError;
+      if (!identity.hasIdentity()) {
+        let host = "";
+        try {
+          host = hostname();
+        } catch {
+          // unavailable
+        }
+        await identity.generateIdentity(
+          options.name ?? safeNodeName(host),
+          options.role ?? "dual",
+        );
+      }
+    }
+    const id = identity.getIdentity();
+    if (!id) throw new TypeError("Cannot create node: the identity is empty");
+    const regOpts: PeerRegistryOptions = {
+      logger: log,
+    };
+    if (options.registrySaveDelayMs !== undefined) {
+      regOpts.saveDelayMs = options.registrySaveDelayMs;
+    }
+    const registry = await PeerRegistry.open(paths.peersPath, regOpts);
+    if (options.authMode) registry.setAuthMode(options.authMode);
+    const role: NodeRole = options.role ?? id.role ?? "dual";
+    try {
+      return new Node(options, { identity, registry, paths, role, log });
+    } catch (err) {
+      await registry.close();
+      throw err;
+    }
+  }
+
+  /** The node identity. */
+  get identity(): NodeIdentity {
+    return this.identityStore.getIdentity()!;
+  }
+
+  /** The WebSocket URL peers dial (after `start`). */
+  get listenUrl(): string {
+    const scheme = this.transport.config.tlsCertPath !== "" ? "wss" : "ws";
+    return `${scheme}://${this.transport.addr}${this.transport.config.wsPath}`;
+  }
+
+  /** The control API server, when running. */
+  get control(): ControlServer | undefined {
+    return this.#control;
+  }
+
+  /**
+   * Starts listening, then the control API (writing the control file).
+   *
+   * @returns Resolves once both listen.
+   * @throws {TransportError} `bind_failed` when the address is taken.
+   * @throws {Deno.errors.AddrInUse} When the control port is taken.
+   */
+  async start(): Promise<void> {
+    if (this.#state !== "new") {
+      throw new TypeError(`Cannot start node: it is ${this.#state}`);
+    }
+    this.#state = "running";
+    this.#startedAt = Date.now();
+    try {
+      await this.transport.start();
+      if (this.#controlOptions) {
+        this.#control = await ControlServer.start({
+          port: this.#controlOptions.port ?? DEFAULT_CONTROL_PORT,
+          file: this.paths.controlFile,
+          handlers: this.#handlers(),
+          metricsContentType: METRICS_CONTENT_TYPE,
+        });
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.#log.info("node started", {
+      node_id: this.identity.id,
+      listen: this.listenUrl,
+      control: this.#control?.url ?? "",
+    });
+  }
+
+  /**
+   * Shuts down gracefully: closes the control API (removing the control
+   * file), disconnects every peer, stops the miners this node started and
+   * flushes the registry to disk. Idempotent.
+   *
+   * @returns Resolves when everything is closed and written.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.#state = "stopping";
+    const errors: unknown[] = [];
+    const step = async (f: () => unknown) => {
+      try {
+        await f();
+      } catch (err) {
+        errors.push(err);
+      }
+    };
+    await step(() => this.#control?.stop());
+    this.worker?.close();
+    this.controller.close();
+    await step(() => this.transport.stop());
+    for (const off of this.#unsubscribe) off();
+    if (this.#ownsMiners && this.minerManager instanceof ProcessMinerManager) {
+      await step(() => (this.minerManager as ProcessMinerManager).close());
+    }
+    for (const p of this.registry.getConnectedPeers()) {
+      this.registry.setConnected(p.id, false);
+    }
+    await step(() => this.registry.close());
+    this.#state = "stopped";
+    this.#log.info("node stopped", { node_id: this.identity.id });
+    if (errors.length > 0) {
+      throw new AggregateError(errors, "Node.stop: some parts failed to close");
+    }
+  }
+
+  // ------------------------------------------------------------ metering
+
+  #countMessage(direction: "in" | "out", msg: Message): void {
+    const type = (MESSAGE_TYPES as readonly string[]).includes(msg.type)
+      ? msg.type
+      : "other";
+    this.#messages.inc({ direction, type });
+  }
+
+  #wrap(conn: PeerConnection): PeerConnection {
+    let w = this.#wrapped.get(conn);
+    if (w) return w;
+    const send: PeerConnection["send"] = async (msg, opts) => {
+      await conn.send(msg, opts);
+      this.#countMessage("out", msg);
+    };
+    w = new Proxy(conn, {
+      get(target, prop) {
+        if (prop === "send") return send;
+        const v = Reflect.get(target, prop);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    this.#wrapped.set(conn, w);
+    return w;
+  }
+
+  async #connect(target: { address: string; id?: string; publicKey?: string }) {
+    try {
+      return await this.transport.connect(target);
+    } catch (err) {
+      if (
+        err instanceof TransportError &&
+        ["handshake_failed", "handshake_rejected", "peer_mismatch"].includes(
+          err.code,
+        )
+      ) {
+        this.#handshakes.inc({ direction: "outbound", reason: err.code });
+      }
+      throw err;
+    }
+  }
+
+  async #timed<T>(op: string, f: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await f();
+    } finally {
+      this.#latency.observe((performance.now() - t0) / 1000, { op });
+    }
+  }
+
+  // ------------------------------------------------------------ operations
+
+  /**
+   * Finds a registered peer by ID, name or unique ID prefix (4+ characters).
+   *
+   * @param ref The reference.
+   * @returns The peer.
+   * @throws {ControlApiError} `not_found` when none or several match.
+   */
+  resolvePeer(ref: string): Peer {
+    const exact = this.registry.getPeer(ref);
+    if (exact) return exact;
+    const all = this.registry.listPeers();
+    let hits = all.filter((p) => p.name !== "" && p.name === ref);
+    if (hits.length === 0 && ref.length >= 4) {
+      hits = all.filter((p) => p.id.startsWith(ref.toLowerCase()));
+    }
+    if (hits.length === 1) return hits[0]!;
+    throw new ControlApiError(
+      "not_found",
+      hits.length === 0
+        ? `Unknown peer "${ref}": add it with "lthn-p2p peers add <host:port>" or see "lthn-p2p peers list"`
+        : `Ambiguous peer "${ref}": ${hits.length} peers match; use the full ID`,
+    );
+  }
+
+  /**
+   * Connects to a peer at an address, learns its identity from the
+   * handshake and registers it (or updates its address).
+   *
+   * @param target Address, optional pins (`id`, `publicKey`) and name.
+   * @returns The registered peer.
+   * @throws {TransportError} When the peer cannot be reached or is not who the pins say.
+   * @throws {RegistryError} When the name is invalid.
+   */
+  async addPeer(
+    target: { address: string; id?: string; publicKey?: string; name?: string },
+  ): Promise<Peer> {
+    const t: { address: string; id?: string; publicKey?: string } = {
+      address: target.address,
+    };
+    if (target.id) t.id = target.id;
+    if (target.publicKey) t.publicKey = target.publicKey;
+    const conn = await this.#timed("connect", () => this.#connect(t));
+    const peer = conn.peer;
+    const existing = this.registry.getPeer(peer.id);
+    if (existing) {
+      this.registry.updatePeer({
+        ...existing,
+        address: target.address,
+        publicKey: peer.publicKey,
+        role: peer.role,
+        name: target.name ?? existing.name,
+      });
+    } else {
+      this.registry.addPeer({
+        id: peer.id,
+        name: target.name ?? safeNodeName(peer.name),
+        publicKey: peer.publicKey,
+        address: target.address,
+        role: peer.role,
+      });
+      this.registry.setConnected(peer.id, true);
+    }
+    return this.registry.getPeer(peer.id)!;
+  }
+
+  /**
+   * Removes a peer from the registry and closes its connection.
+   *
+   * @param ref Peer ID, name or prefix.
+   * @returns The removed peer.
+   * @throws {ControlApiError} `not_found`.
+   */
+  async removePeer(ref: string): Promise<Peer> {
+    const peer = this.resolvePeer(ref);
+    this.registry.removePeer(peer.id);
+    await this.transport.disconnect(peer.id, "removed");
+    return peer;
+  }
+
+  /**
+   * Measures the round trip to a peer.
+   *
+   * @param ref Peer ID, name or prefix.
+   * @returns Milliseconds.
+   * @throws {ControllerError} {ProtocolError} When the peer fails to answer.
+   */
+  ping(ref: string): Promise<number> {
+    const id = this.resolvePeer(ref).id;
+    return this.#timed("ping", () => this.controller.pingPeer(id));
+  }
+
+  /**
+   * Reads a worker's stats.
+   *
+   * @param ref Peer ID, name or prefix.
+   * @returns The stats.
+   * @throws {ControllerError} {ProtocolError} When the peer fails to answer.
+   */
+  stats(ref: string): Promise<StatsPayload> {
+    const id = this.resolvePeer(ref).id;
+    return this.#timed("get_stats", () => this.controller.getRemoteStats(id));
+  }
+
+  /**
+   * Reads the stats of every connected worker.
+   *
+   * @returns Stats by peer ID (peers that failed are left out).
+   */
+  allStats(): Promise<Map<string, StatsPayload>> {
+    return this.#timed("get_all_stats", () => this.controller.getAllStats());
+  }
+
+  /**
+   * Deploys a profile, a miner or a ready bundle to a worker; profile and
+   * miner bundles are built here, encrypted for that peer.
+   *
+   * @param ref Peer ID, name or prefix.
+   * @param request What to deploy.
+   * @param progress Receives the stages (`connecting`, `bundling`, `sending`).
+   * @param signal Cancels the wait.
+   * @returns The worker's acknowledgement.
+   * @throws {TypeError} For an incomplete request.
+   * @throws {ControllerError} `frame_too_large` before sending; or any request failure.
+   */
+  async deploy(
+    ref: string,
+    request: NodeDeployRequest,
+    progress: (p: ControlProgress) => void = () => {},
+    signal?: AbortSignal,
+  ): Promise<{ success: boolean; name: string; bytes: number }> {
+    const id = this.resolvePeer(ref).id;
+    progress({ stage: "connecting" });
+    await this.controller.connectToPeer(id);
+    progress({ stage: "bundling" });
+    let bundle: Bundle;
+    if (request.kind === "bundle") {
+      if (!request.bundle) throw new TypeError("Missing bundle");
+      if (!verifyBundle(request.bundle)) {
+        throw new RangeError("Cannot deploy bundle: checksum mismatch");
+      }
+      bundle = request.bundle;
+    } else if (request.kind === "profile") {
+      if (!request.profile || !request.name) {
+        throw new TypeError(
+          "A profile deploy needs a name and the profile JSON",
+        );
+      }
+      JSON.parse(request.profile);
+      bundle = await createProfileBundle(
+        request.profile,
+        request.name,
+        this.controller.bundlePassword(id),
+      );
+    } else if (request.kind === "miner") {
+      if (!request.miner || !request.name) {
+        throw new TypeError("A miner deploy needs a name and the miner file");
+      }
+      const tmp = await Deno.makeTempDir({ prefix: "lthn-deploy-" });
+      try {
+        const path = join(tmp, basename(request.miner.fileName) || "miner");
+        await Deno.writeFile(path, request.miner.data, { mode: 0o600 });
+        bundle = await createMinerBundle(
+          path,
+          request.profile ?? null,
+          request.name,
+          this.controller.bundlePassword(id),
+        );
+      } finally {
+        await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      }
+    } else {
+      throw new TypeError(`Unknown deploy kind "${String(request.kind)}"`);
+    }
+    const bytes = deployFrameSize(bundle);
+    progress({ stage: "sending", bytes: bundle.data.byteLength, total: bytes });
+    const ack = await this.#timed(
+      "deploy",
+      () =>
+        this.controller.deployBundle(id, bundle, {
+          peerMaxMessageSize: request.peerMaxMessageSize ??
+            this.transport.config.maxMessageSize,
+          ...(signal ? { signal } : {}),
+        }),
+    );
+    return {
+      success: ack.success,
+      name: ack.name ?? bundle.name,
+      bytes: bundle.data.byteLength,
+    };
+  }
+
+  /**
+   * The node's status: identity, listen URL, peers, connections, counters.
+   *
+   * @returns The status.
+   */
+  async status(): Promise<NodeStatus> {
+    const drops: Record<string, number> = {};
+    for (const reason of new Set(Object.values(DROP_EVENTS))) {
+      drops[reason] = this.#drops.get({ reason });
+    }
+    let messagesIn = 0;
+    let messagesOut = 0;
+    for (const type of [...MESSAGE_TYPES, "other"]) {
+      messagesIn += this.#messages.get({ direction: "in", type });
+      messagesOut += this.#messages.get({ direction: "out", type });
+    }
+    let handshakeFailures = 0;
+    for (const reason of Object.values(HANDSHAKE_EVENTS)) {
+      handshakeFailures += this.#handshakes.get({
+        direction: "inbound",
+        reason,
+      });
+    }
+    for (
+      const reason of [
+        "handshake_failed",
+        "handshake_rejected",
+        "peer_mismatch",
+      ]
+    ) {
+      handshakeFailures += this.#handshakes.get({
+        direction: "outbound",
+        reason,
+      });
+    }
+    const miners = [];
+    for (const m of (await this.minerManager?.listMiners()) ?? []) {
+      miners.push({ name: m.getName(), type: m.getType() });
+    }
+    const conns = this.transport.connections();
+    return {
+      identity: this.identity,
+      role: this.role,
+      listen: this.listenUrl,
+      control: this.#control?.url ?? "",
+      pid: Deno.pid,
+      startedAt: iso(this.#startedAt),
+      uptime: Math.floor((Date.now() - this.#startedAt) / 1000),
+      authMode: this.registry.getAuthMode(),
+      paths: { ...this.paths },
+      peers: {
+        known: this.registry.count,
+        connected: this.transport.connectedPeers().length,
+      },
+      connections: conns.map((c) => ({
+        peerId: c.peerId,
+        name: c.peer.name,
+        direction: c.direction,
+        remoteAddress: c.remoteAddress,
+        state: c.state,
+        connectedAt: iso(c.connectedAt),
+      })),
+      counters: { messagesIn, messagesOut, drops, handshakeFailures },
+      miners,
+    };
+  }
+
+  // ------------------------------------------------------------ control API
+
+  #handlers(): ControlHandlers {
+    return {
+      status: () => this.status(),
+      metrics: () => this.metrics.render(),
+      call: async (op, body, progress, signal) => {
+        try {
+          return await this.#call(
+            op,
+            (body ?? {}) as Record<string, unknown>,
+            progress,
+            signal,
+          );
+        } catch (err) {
+          throw toControlError(err);
+        }
+      },
+    };
+  }
+
+  async #call(
+    op: string,
+    b: Record<string, unknown>,
+    progress: (p: ControlProgress) => void,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    if (typeof b !== "object" || Array.isArray(b)) {
+      throw new TypeError("The request body must be a JSON object");
+    }
+    switch (op) {
+      case "peers.list":
+        return this.registry.listPeers();
+      case "peers.add": {
+        const t: {
+          address: string;
+          id?: string;
+          publicKey?: string;
+          name?: string;
+        } = {
+          address: str(b, "address")!,
+        };
+        const id = str(b, "id", false);
+        const key = str(b, "publicKey", false);
+        const name = str(b, "name", false);
+        if (id) t.id = id;
+        if (key) t.publicKey = key;
+        if (name) t.name = name;
+        return await this.addPeer(t);
+      }
+      case "peers.remove":
+        return await this.removePeer(str(b, "peer")!);
+      case "peers.allow": {
+        const key = str(b, "publicKey")!;
+        await this.registry.allowPublicKey(key);
+        return { allowed: this.registry.listAllowedPublicKeys() };
+      }
+      case "peers.revoke": {
+        const key = str(b, "publicKey")!;
+        if (!this.registry.isPublicKeyAllowed(key)) {
+          throw new ControlApiError(
+            "not_found",
+            "That public key is not in the allowlist",
+          );
+        }
+        await this.registry.revokePublicKey(key);
+        return { allowed: this.registry.listAllowedPublicKeys() };
+      }
+      case "peers.mode": {
+        const mode = str(b, "mode", false);
+        if (mode !== undefined) this.registry.setAuthMode(mode as AuthMode);
+        return {
+          mode: this.registry.getAuthMode(),
+          allowed: this.registry.listAllowedPublicKeys(),
+        };
+      }
+      case "peers.best": {
+        const n = num(b, "count") ?? 1;
+        if (!Number.isInteger(n) || n < 1) {
+          throw new RangeError('"count" must be a positive integer');
+        }
+        return this.registry.selectNearestPeers(n);
+      }
+      case "ping": {
+        const peer = this.resolvePeer(str(b, "peer")!);
+        const rttMs = await this.ping(peer.id);
+        return { peerId: peer.id, name: peer.name, rttMs };
+      }
+      case "stats": {
+        const ref = str(b, "peer", false);
+        if (ref !== undefined) return await this.stats(ref);
+        return Object.fromEntries(await this.allStats());
+      }
+      case "miner.start": {
+        const id = this.resolvePeer(str(b, "peer")!).id;
+        const opts: Parameters<Controller["startRemoteMiner"]>[1] = {
+          minerType: str(b, "minerType")!,
+          signal,
+        };
+        const profileId = str(b, "profileId", false);
+        if (profileId) opts.profileId = profileId;
+        if (b.config !== undefined) opts.config = b.config as JsonValue;
+        const minerName = await this.#timed(
+          "start_miner",
+          () => this.controller.startRemoteMiner(id, opts),
+        );
+        return { minerName };
+      }
+      case "miner.stop": {
+        const id = this.resolvePeer(str(b, "peer")!).id;
+        const minerName = str(b, "minerName")!;
+        await this.#timed(
+          "stop_miner",
+          () => this.controller.stopRemoteMiner(id, minerName, { signal }),
+        );
+        return { minerName, stopped: true };
+      }
+      case "logs": {
+        const id = this.resolvePeer(str(b, "peer")!).id;
+        const opts: Parameters<Controller["getRemoteLogs"]>[1] = {
+          minerName: str(b, "minerName")!,
+          lines: num(b, "lines") ?? 100,
+          signal,
+        };
+        const since = num(b, "since");
+        if (since !== undefined) opts.since = since;
+        const lines = await this.#timed(
+          "get_logs",
+          () => this.controller.getRemoteLogs(id, opts),
+        );
+        return { lines: lines ?? [] };
+      }
+      case "deploy": {
+        const kind = str(b, "kind")! as NodeDeployRequest["kind"];
+        const req: NodeDeployRequest = { kind };
+        const name = str(b, "name", false);
+        if (name) req.name = name;
+        const profile = str(b, "profile", false);
+        if (profile !== undefined) req.profile = profile;
+        const miner = b.miner as
+          | { fileName?: unknown; data?: unknown }
+          | undefined;
+        if (miner !== undefined) {
+          if (
+            typeof miner?.fileName !== "string" ||
+            typeof miner.data !== "string"
+          ) {
+            throw new TypeError('"miner" must be {fileName, data (base64)}');
+          }
+          req.miner = {
+            fileName: miner.fileName,
+            data: fromBase64(miner.data),
+          };
+        }
+        const bundle = str(b, "bundle", false);
+        if (bundle !== undefined) req.bundle = decodeBundle(bundle);
+        const max = num(b, "peerMaxMessageSize");
+        if (max !== undefined) req.peerMaxMessageSize = max;
+        return await this.deploy(str(b, "peer")!, req, progress, signal);
+      }
+      default:
+        throw new ControlApiError("not_found", `Unknown operation "${op}"`);
+    }
+  }
+}
+
+function fromBase64(s: string): Uint8Array {
+  let bin: string;
+  try {
+    bin = atob(s);
+  } catch {
+    throw new TypeError('"miner.data" is not valid base64');
+  }
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}

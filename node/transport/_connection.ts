@@ -1,0 +1,443 @@
+/**
+ * The connection object behind {@linkcode PeerConnection}: the inbound
+ * pipeline (rate limit → SMSG open → parse → timestamp window and dedup →
+ * liveness → hand-off), the bounded handler queue, back-pressured sending
+ * and the keepalive.
+ *
+ * @module
+ */
+
+import type { Logger } from "../../logging/mod.ts";
+import type { NodeIdentity } from "../identity.ts";
+import { type SmsgKey, smsgOpenBody, smsgSealBody } from "../borg/smsg.ts";
+import {
+  decodeMessage,
+  DisconnectCode,
+  encodeMessage,
+  type Message,
+  messageTime,
+  MessageType,
+  newMessage,
+} from "../message.ts";
+import type { TransportConfig } from "./config.ts";
+import type {
+  ConnectionCloseInfo,
+  ConnectionDirection,
+  ConnectionState,
+  PeerConnection,
+  SendOptions,
+} from "./connection.ts";
+import type { DedupCache } from "./dedup.ts";
+import { TransportError } from "./errors.ts";
+import { RateLimiter } from "./rate_limiter.ts";
+import type { FrameSocket } from "./_socket.ts";
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/** Most `send` calls allowed to wait for buffer space at once. */
+const MAX_SEND_WAITERS = 1024;
+
+const encoder = new TextEncoder();
+
+/** What a connection needs from its transport. */
+export interface ConnectionHost {
+  /** The resolved configuration. */
+  readonly config: TransportConfig;
+  /** The shared replay cache. */
+  readonly dedup: DedupCache;
+  /** The transport's logger. */
+  readonly logger: Logger;
+  /** The transport clock (Unix ms). */
+  now(): number;
+  /** Our node ID. */
+  localId(): string;
+  /** A good message arrived (called on the read path; must not block). */
+  accept(conn: Connection, message: Message): void;
+  /** Runs the message handlers for one queued message. */
+  dispatch(conn: Connection, message: Message): void | Promise<void>;
+  /** The connection closed. */
+  closed(conn: Connection, info: ConnectionCloseInfo): void;
+}
+
+/** Everything a connection starts with. */
+export interface ConnectionInit {
+  /** The socket, after the handshake. */
+  socket: FrameSocket;
+  /** The peer's proven identity. */
+  peer: NodeIdentity;
+  /** Who dialled. */
+  direction: ConnectionDirection;
+  /** The SMSG key derived from the pairwise secret. */
+  key: SmsgKey;
+  /** The transport. */
+  host: ConnectionHost;
+  /** Initial state. */
+  state: "provisional" | "established";
+}
+
+/** The transport's connection object. */
+export class Connection implements PeerConnection {
+  readonly peer: Readonly<NodeIdentity>;
+  readonly peerId: string;
+  readonly direction: ConnectionDirection;
+  readonly remoteAddress: string;
+  readonly connectedAt: number;
+  readonly closed: Promise<ConnectionCloseInfo>;
+  /** Settles when the socket has no pending I/O left. */
+  readonly done: Promise<void>;
+  /** Why we closed it, when we did (for the close info and logs). */
+  localReason: string | undefined;
+
+  readonly #socket: FrameSocket;
+  readonly #key: SmsgKey;
+  readonly #host: ConnectionHost;
+  readonly #limiter: RateLimiter | undefined;
+  #state: ConnectionState;
+  #lastActivity: number;
+  #resolveClosed!: (info: ConnectionCloseInfo) => void;
+  #keepalive: Timer | undefined;
+  #sendWaiters = 0;
+  #inbox: (Message | undefined)[] = [];
+  #inboxHead = 0;
+  #pumping = false;
+  #gracefulStarted = false;
+  #lastRateWarn = 0;
+
+  /**
+   * Wraps a socket whose handshake succeeded.
+   *
+   * @param init Socket, peer, key, transport and backlog.
+   */
+  constructor(init: ConnectionInit) {
+    this.#socket = init.socket;
+    this.#key = init.key;
+    this.#host = init.host;
+    this.peer = Object.freeze({ ...init.peer });
+    this.peerId = init.peer.id;
+    this.direction = init.direction;
+    this.remoteAddress = init.socket.remoteAddress;
+    this.#state = init.state;
+    this.connectedAt = init.host.now();
+    this.#lastActivity = this.connectedAt;
+    const c = init.host.config;
+    this.#limiter = c.rateLimitDisabled ? undefined : new RateLimiter(
+      c.rateLimitBurst,
+      c.rateLimitPerSecond,
+      { now: () => init.host.now() },
+    );
+    this.closed = new Promise((r) => (this.#resolveClosed = r));
+    this.done = init.socket.done;
+  }
+
+  /**
+   * Takes over the socket: installs the frame handlers, processes the frames
+   * that arrived after the handshake frame, and starts the keepalive.
+   *
+   * @param backlog Frames received before this object existed.
+   */
+  start(backlog: (string | Uint8Array)[]): void {
+    if (this.#state !== "closed") {
+      this.#keepalive = setInterval(
+        () => this.#tick(),
+        this.#host.config.pingInterval,
+      );
+    }
+    this.#socket.setHandlers({
+      onText: (t) => this.#onFrame(encoder.encode(t)),
+      onBinary: (b) => this.#onFrame(b),
+      onClose: (code, reason) => this.#finish(code, reason),
+    });
+    for (const f of backlog) {
+      this.#onFrame(typeof f === "string" ? encoder.encode(f) : f);
+    }
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  get lastActivity(): number {
+    return this.#lastActivity;
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  /** Marks a provisional connection as established. */
+  promote(): void {
+    if (this.#state === "provisional") this.#state = "established";
+  }
+
+  // ---- inbound
+
+  #onFrame(data: Uint8Array): void {
+    if (this.#state === "closed") return;
+    const host = this.#host;
+    const log = host.logger;
+    if (this.#limiter !== undefined && !this.#limiter.allow()) {
+      const now = host.now();
+      if (now - this.#lastRateWarn >= 1000) {
+        this.#lastRateWarn = now;
+        log.warn("peer rate limited, dropping message", {
+          peer_id: this.peerId,
+        });
+      }
+      return;
+    }
+    let message: Message;
+    try {
+      message = decodeMessage(smsgOpenBody(data, this.#key));
+    } catch (err) {
+      log.debug("failed to decrypt message from peer", {
+        peer_id: this.peerId,
+        error: (err as Error).name,
+      });
+      return;
+    }
+    const now = host.now();
+    let ts: number | undefined;
+    if (host.config.checkTimestamps) {
+      ts = messageTime(message);
+      if (ts === undefined || Math.abs(now - ts) > host.config.dedupTtl) {
+        log.warn("message outside the timestamp window, dropping", {
+          peer_id: this.peerId,
+          msg_id: message.id,
+          type: message.type,
+        });
+        return;
+      }
+    }
+    if (!host.dedup.check(this.peerId, message.id, ts)) {
+      log.debug("dropping duplicate message", {
+        peer_id: this.peerId,
+        msg_id: message.id,
+      });
+      return;
+    }
+    this.#lastActivity = now;
+    host.accept(this, message);
+  }
+
+  /**
+   * Queues a message for the handlers (bounded; drops when full).
+   *
+   * @param message The message.
+   */
+  enqueue(message: Message): void {
+    if (
+      this.#inbox.length - this.#inboxHead >= this.#host.config.handlerQueueSize
+    ) {
+      this.#host.logger.warn("handler queue full, dropping message", {
+        peer_id: this.peerId,
+        msg_id: message.id,
+        type: message.type,
+      });
+      return;
+    }
+    this.#inbox.push(message);
+    if (!this.#pumping) {
+      this.#pumping = true;
+      void this.#pump();
+    }
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      while (this.#inboxHead < this.#inbox.length) {
+        const message = this.#inbox[this.#inboxHead]!;
+        this.#inbox[this.#inboxHead++] = undefined;
+        if (this.#inboxHead === this.#inbox.length) {
+          this.#inbox = [];
+          this.#inboxHead = 0;
+        } else if (this.#inboxHead >= 1024) {
+          this.#inbox = this.#inbox.slice(this.#inboxHead);
+          this.#inboxHead = 0;
+        }
+        const r = this.#host.dispatch(this, message);
+        if (r !== undefined) await r;
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  // ---- outbound
+
+  async send(message: Message, options: SendOptions = {}): Promise<void> {
+    const hwm = this.#host.config.sendHighWaterMark;
+    while (this.#socket.bufferedAmount > hwm) {
+      this.#checkOpen();
+      if (this.#sendWaiters >= MAX_SEND_WAITERS) {
+        throw new TransportError(
+          "queue_full",
+          `Cannot send to peer ${this.peerId}: too many sends waiting for buffer space`,
+        );
+      }
+      this.#sendWaiters++;
+      try {
+        await this.#waitDrain(hwm, options.signal);
+      } finally {
+        this.#sendWaiters--;
+      }
+    }
+    this.#checkOpen();
+    this.#write(message);
+  }
+
+  #checkOpen(): void {
+    if (
+      this.#state === "closing" || this.#state === "closed" ||
+      this.#socket.closed
+    ) {
+      throw new TransportError(
+        "connection_closed",
+        `Cannot send to peer ${this.peerId}: connection closed`,
+      );
+    }
+  }
+
+  #write(message: Message): void {
+    const now = this.#host.now();
+    const frame = smsgSealBody(encodeMessage(message), this.#key, {
+      timestamp: Math.floor(now / 1000),
+    });
+    if (frame.length > this.#host.config.maxMessageSize) {
+      throw new TransportError(
+        "message_too_large",
+        `Cannot send to peer ${this.peerId}: frame of ${frame.length} bytes exceeds the limit of ${this.#host.config.maxMessageSize}`,
+      );
+    }
+    this.#socket.sendBinary(frame);
+  }
+
+  async #waitDrain(
+    limit: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    signal?.throwIfAborted();
+    let timer: Timer | undefined;
+    let onAbort: (() => void) | undefined;
+    const timeout = this.#host.config.writeTimeout;
+    try {
+      await Promise.race([
+        this.#socket.waitForDrain(limit),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            this.terminate("write timeout");
+            reject(
+              new TransportError(
+                "timeout",
+                `Cannot send to peer ${this.peerId}: no buffer space within ${timeout} ms`,
+              ),
+            );
+          }, timeout);
+          if (signal !== undefined) {
+            onAbort = () =>
+              reject(
+                new TransportError(
+                  "aborted",
+                  `Cannot send to peer ${this.peerId}: aborted`,
+                  {
+                    cause: signal.reason,
+                  },
+                ),
+              );
+            signal.addEventListener("abort", onAbort, { once: true });
+          }
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  // ---- keepalive
+
+  #tick(): void {
+    if (this.#state === "closing" || this.#state === "closed") return;
+    const c = this.#host.config;
+    const now = this.#host.now();
+    if (now - this.#lastActivity > c.pingInterval + c.pongTimeout) {
+      this.#host.logger.debug("peer keepalive timeout", {
+        peer_id: this.peerId,
+      });
+      this.terminate("keepalive timeout");
+      return;
+    }
+    if (this.#socket.bufferedAmount > c.sendHighWaterMark) return; // data is flowing
+    try {
+      this.#write(newMessage(MessageType.Ping, {
+        from: this.#host.localId(),
+        to: this.peerId,
+        payload: { sentAt: now },
+        now,
+      }));
+    } catch {
+      this.terminate("keepalive send failed");
+    }
+  }
+
+  // ---- closing
+
+  /**
+   * Closes now (abruptly where the socket allows) and records why.
+   *
+   * @param reason Why, for logs.
+   */
+  terminate(reason: string): void {
+    if (this.#state === "closed") return;
+    this.localReason ??= reason;
+    this.#state = "closing";
+    this.#socket.close(1006, reason);
+  }
+
+  close(): void {
+    if (this.#state === "closing" || this.#state === "closed") return;
+    this.localReason ??= "closed";
+    this.#state = "closing";
+    this.#socket.close(1000, "");
+  }
+
+  async gracefulClose(
+    reason = "",
+    code: number = DisconnectCode.Normal,
+  ): Promise<void> {
+    if (
+      !this.#gracefulStarted && this.#state !== "closing" &&
+      this.#state !== "closed"
+    ) {
+      this.#gracefulStarted = true;
+      this.localReason ??= reason || "graceful close";
+      try {
+        this.#write(newMessage(MessageType.Disconnect, {
+          from: this.#host.localId(),
+          to: this.peerId,
+          payload: { reason, code },
+          now: this.#host.now(),
+        }));
+      } catch {
+        // best effort, as Go
+      }
+      this.#state = "closing";
+      this.#socket.close(1000, "");
+    }
+    await this.closed;
+  }
+
+  #finish(code: number, reason: string): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    clearInterval(this.#keepalive);
+    this.#keepalive = undefined;
+    const local = this.localReason !== undefined;
+    const info: ConnectionCloseInfo = {
+      code,
+      reason: local ? this.localReason! : reason,
+      local,
+    };
+    this.#resolveClosed(info);
+    this.#host.closed(this, info);
+  }
+}

@@ -1,0 +1,743 @@
+/**
+ * A small RFC 6455 WebSocket client over `Deno.connect` with `TCP_NODELAY`.
+ *
+ * Deno's built-in `WebSocket` client leaves Nagle's algorithm on, so two
+ * small frames written back to back wait for the peer's delayed ACK (about
+ * 40 ms per round trip). This client sets no-delay, writes every queued frame
+ * of one event-loop turn in a single `write` (one WebSocket frame per
+ * message, as Go requires; several frames per TCP write), masks as a client
+ * must, answers pings, and offers event-driven back-pressure.
+ *
+ * Frame header (RFC 6455 §5.2):
+ *
+ * | offset | size | meaning |
+ * |---|---|---|
+ * | 0 | 1 | FIN (0x80), RSV1-3 (0x70, must be 0), opcode (0x0f) |
+ * | 1 | 1 | MASK (0x80), payload length 0-125, 126 (u16be follows), 127 (u64be follows) |
+ * | 2 | 0/2/8 | extended payload length, big-endian |
+ * | … | 0/4 | masking key (client to server only) |
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { FrameHandlers, FrameSocket } from "./_socket.ts";
+import { TransportError } from "./errors.ts";
+
+const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+const OP_CONT = 0x0;
+const OP_TEXT = 0x1;
+const OP_BINARY = 0x2;
+const OP_CLOSE = 0x8;
+const OP_PING = 0x9;
+const OP_PONG = 0xa;
+const MAX_HEAD_BYTES = 16 * 1024;
+const BATCH_BYTES = 256 * 1024;
+const READ_CHUNK = 64 * 1024;
+
+type Timer = ReturnType<typeof setTimeout>;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Options of {@linkcode dialWebSocket}. */
+export interface DialWebSocketOptions {
+  /** Largest accepted message in bytes; bigger ones close with 1009. */
+  maxMessageSize: number;
+  /** Aborts the dial (connect, TLS and upgrade). */
+  signal?: AbortSignal;
+  /** Extra PEM root certificates for `wss://`. */
+  caCerts?: string[];
+  /** Extra request headers (tests). */
+  headers?: Record<string, string>;
+}
+
+/**
+ * Computes `Sec-WebSocket-Accept` for a key.
+ *
+ * @param key The `Sec-WebSocket-Key` value.
+ * @returns The expected accept value.
+ */
+export function websocketAccept(key: string): string {
+  return createHash("sha1").update(key + WS_GUID).digest("base64");
+}
+
+function randomBytes(n: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(n);
+  crypto.getRandomValues(b);
+  return b;
+}
+
+/**
+ * XORs `len` bytes at `off` of `buf` with the 4-byte mask, in place.
+ *
+ * @param buf The buffer.
+ * @param off Start offset.
+ * @param len Byte count.
+ * @param mask The 4 mask bytes.
+ */
+export function maskInPlace(
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  mask: Uint8Array,
+): void {
+  const m0 = mask[0]!, m1 = mask[1]!, m2 = mask[2]!, m3 = mask[3]!;
+  let i = 0;
+  const abs = buf.byteOffset + off;
+  // leading bytes up to 4-byte alignment
+  while (i < len && ((abs + i) & 3) !== 0) {
+    buf[off + i]! ^= mask[i & 3]!;
+    i++;
+  }
+  const words = (len - i) >>> 2;
+  if (words > 0 && LITTLE_ENDIAN) {
+    const k = i & 3;
+    const rm = [m0, m1, m2, m3];
+    const w = rm[k]! | (rm[(k + 1) & 3]! << 8) | (rm[(k + 2) & 3]! << 16) |
+      (rm[(k + 3) & 3]! << 24);
+    const u32 = new Uint32Array(buf.buffer, abs + i, words);
+    for (let j = 0; j < words; j++) u32[j]! ^= w;
+    i += words * 4;
+  }
+  for (; i < len; i++) buf[off + i]! ^= mask[i & 3]!;
+}
+
+interface Pending {
+  opcode: number;
+  payload: Uint8Array;
+}
+
+interface ParsedHead {
+  status: number;
+  headers: Map<string, string>;
+  rest: Uint8Array;
+}
+
+async function readHead(conn: Deno.Conn): Promise<ParsedHead> {
+  let buf = new Uint8Array(4096);
+  let len = 0;
+  while (true) {
+    if (len === buf.length) {
+      if (buf.length >= MAX_HEAD_BYTES) {
+        throw new TransportError(
+          "upgrade_failed",
+          "Cannot open WebSocket: response head is too large",
+        );
+      }
+      const next = new Uint8Array(buf.length * 2);
+      next.set(buf);
+      buf = next;
+    }
+    const n = await conn.read(buf.subarray(len));
+    if (n === null) {
+      throw new TransportError(
+        "upgrade_failed",
+        "Cannot open WebSocket: connection closed during the upgrade",
+      );
+    }
+    const from = Math.max(0, len - 3);
+    len += n;
+    for (let i = from; i + 3 < len; i++) {
+      if (
+        buf[i] === 13 && buf[i + 1] === 10 && buf[i + 2] === 13 &&
+        buf[i + 3] === 10
+      ) {
+        const text = decoder.decode(buf.subarray(0, i));
+        const lines = text.split("\r\n");
+        const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? "");
+        if (m === null) {
+          throw new TransportError(
+            "upgrade_failed",
+            "Cannot open WebSocket: malformed HTTP status line",
+          );
+        }
+        const headers = new Map<string, string>();
+        for (const line of lines.slice(1)) {
+          const c = line.indexOf(":");
+          if (c <= 0) continue;
+          headers.set(
+            line.slice(0, c).trim().toLowerCase(),
+            line.slice(c + 1).trim(),
+          );
+        }
+        return {
+          status: Number(m[1]),
+          headers,
+          rest: buf.slice(i + 4, len),
+        };
+      }
+    }
+  }
+}
+
+function splitHostPort(url: URL): { hostname: string; port: number } {
+  const hostname = url.hostname.startsWith("[")
+    ? url.hostname.slice(1, -1)
+    : url.hostname;
+  const port = url.port !== ""
+    ? Number(url.port)
+    : url.protocol === "wss:"
+    ? 443
+    : 80;
+  return { hostname, port };
+}
+
+/**
+ * Opens a WebSocket to `url` (`ws://` or `wss://`) with `TCP_NODELAY` and no
+ * `Origin`, subprotocol or extension, like Go's dialer.
+ *
+ * @param url The endpoint.
+ * @param options Limits, TLS roots and an abort signal.
+ * @returns The open socket.
+ * @throws {TransportError} `upgrade_failed` (with `status` for HTTP errors)
+ * or `connect_failed`.
+ */
+export async function dialWebSocket(
+  url: URL,
+  options: DialWebSocketOptions,
+): Promise<WebSocketClient> {
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    throw new TypeError(
+      `Cannot open WebSocket: unsupported scheme ${url.protocol}`,
+    );
+  }
+  const { hostname, port } = splitHostPort(url);
+  const signal = options.signal;
+  let tcp: Deno.TcpConn;
+  try {
+    tcp = await Deno.connect(
+      signal ? { hostname, port, signal } : { hostname, port },
+    );
+  } catch (err) {
+    throw new TransportError(
+      "connect_failed",
+      `Cannot open WebSocket: failed to connect to ${url.host}`,
+      { cause: err },
+    );
+  }
+  let conn: Deno.Conn = tcp;
+  const onAbort = () => {
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    tcp.setNoDelay(true);
+    if (url.protocol === "wss:") {
+      conn = await Deno.startTls(
+        tcp,
+        options.caCerts ? { hostname, caCerts: options.caCerts } : { hostname },
+      );
+    }
+    const key = btoa(String.fromCharCode(...randomBytes(16)));
+    let req =
+      `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n` +
+      `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
+      `Sec-WebSocket-Version: 13\r\n`;
+    for (const [k, v] of Object.entries(options.headers ?? {})) {
+      req += `${k}: ${v}\r\n`;
+    }
+    await writeAll(conn, encoder.encode(req + "\r\n"));
+    const head = await readHead(conn);
+    if (head.status !== 101) {
+      throw new TransportError(
+        "upgrade_failed",
+        `Cannot open WebSocket: bad handshake (HTTP ${head.status})`,
+        { status: head.status },
+      );
+    }
+    const h = head.headers;
+    if (
+      h.get("upgrade")?.toLowerCase() !== "websocket" ||
+      !(h.get("connection") ?? "").toLowerCase().split(/\s*,\s*/).includes(
+        "upgrade",
+      ) ||
+      h.get("sec-websocket-accept") !== websocketAccept(key) ||
+      (h.get("sec-websocket-extensions") ?? "") !== "" ||
+      (h.get("sec-websocket-protocol") ?? "") !== ""
+    ) {
+      throw new TransportError(
+        "upgrade_failed",
+        "Cannot open WebSocket: bad handshake (invalid upgrade response)",
+      );
+    }
+    signal?.removeEventListener("abort", onAbort);
+    signal?.throwIfAborted();
+    return new WebSocketClient(conn, head.rest, {
+      maxMessageSize: options.maxMessageSize,
+      remoteAddress: url.host,
+    });
+  } catch (err) {
+    signal?.removeEventListener("abort", onAbort);
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+    if (err instanceof TransportError) throw err;
+    throw new TransportError(
+      signal?.aborted ? "timeout" : "upgrade_failed",
+      signal?.aborted
+        ? `Cannot open WebSocket: timed out connecting to ${url.host}`
+        : `Cannot open WebSocket: upgrade with ${url.host} failed`,
+      { cause: err },
+    );
+  }
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await conn.write(data.subarray(off));
+}
+
+/** Options of {@linkcode WebSocketClient}. */
+interface ClientOptions {
+  maxMessageSize: number;
+  remoteAddress: string;
+}
+
+/**
+ * The client side of an open WebSocket (see {@linkcode dialWebSocket}).
+ */
+export class WebSocketClient implements FrameSocket {
+  readonly remoteAddress: string;
+  readonly done: Promise<void>;
+  readonly #conn: Deno.Conn;
+  readonly #max: number;
+  #handlers: FrameHandlers | undefined;
+  #early: (string | Uint8Array)[] = [];
+  #closeInfo: [number, string] | undefined;
+  #closing = false;
+  #connClosed = false;
+  #closeSent = false;
+  #localClose: [number, string] | undefined;
+
+  // reading
+  #buf: Uint8Array;
+  #start = 0;
+  #end = 0;
+  #fragOpcode = 0;
+  #frags: Uint8Array[] = [];
+  #fragBytes = 0;
+
+  // writing
+  #queue: Pending[] = [];
+  #queued = 0;
+  #writing = false;
+  #scheduled = false;
+  #writeBuf = new Uint8Array(BATCH_BYTES + 64);
+  #maskPool = new Uint8Array(0);
+  #maskOff = 0;
+  #drainWaiters: { limit: number; resolve: () => void }[] = [];
+  #readDone: Promise<void>;
+  #writeDone: Promise<void> = Promise.resolve();
+
+  /**
+   * Wraps an upgraded connection.
+   *
+   * @param conn The connection (after the 101 response).
+   * @param rest Bytes read past the response head.
+   * @param options Limits and the remote address.
+   */
+  constructor(conn: Deno.Conn, rest: Uint8Array, options: ClientOptions) {
+    this.#conn = conn;
+    this.#max = options.maxMessageSize;
+    this.remoteAddress = options.remoteAddress;
+    this.#buf = new Uint8Array(Math.max(READ_CHUNK * 2, rest.length * 2));
+    this.#buf.set(rest);
+    this.#end = rest.length;
+    this.#readDone = this.#readLoop();
+    this.done = this.#readDone.then(() => this.#writeDone).then(() => {});
+  }
+
+  get bufferedAmount(): number {
+    return this.#queued;
+  }
+
+  get closed(): boolean {
+    return this.#closing || this.#closeInfo !== undefined;
+  }
+
+  setHandlers(handlers: FrameHandlers): void {
+    this.#handlers = handlers;
+    const early = this.#early;
+    this.#early = [];
+    for (const m of early) {
+      if (typeof m === "string") handlers.onText(m);
+      else handlers.onBinary(m);
+    }
+    if (this.#closeInfo !== undefined) {
+      handlers.onClose(this.#closeInfo[0], this.#closeInfo[1]);
+    }
+  }
+
+  // ---- reading
+
+  async #readLoop(): Promise<void> {
+    let code = 1006;
+    let reason = "";
+    try {
+      while (true) {
+        const result = this.#parse();
+        if (result !== undefined) {
+          [code, reason] = result;
+          break;
+        }
+        if (this.#end === this.#buf.length) this.#makeRoom(READ_CHUNK);
+        const n = await this.#conn.read(this.#buf.subarray(this.#end));
+        if (n === null) break;
+        this.#end += n;
+      }
+    } catch {
+      // reset, closed locally or aborted
+    }
+    await this.#flushBeforeClose();
+    this.#closeConn();
+    await this.#writeDone.catch(() => {});
+    if (code === 1006 && this.#localClose !== undefined) {
+      [code, reason] = this.#localClose;
+    }
+    this.#finish(code, reason);
+  }
+
+  /** Lets queued frames (a pong, the close echo) go out, for at most 1 s. */
+  async #flushBeforeClose(): Promise<void> {
+    const deadline = Date.now() + 1000;
+    while (
+      !this.#connClosed && Date.now() < deadline &&
+      (this.#queue.length > 0 || this.#writing || this.#scheduled)
+    ) {
+      let timer: Timer | undefined;
+      await Promise.race([
+        this.#writeDone.catch(() => {}).then(() =>
+          new Promise((r) => setTimeout(r, 0))
+        ),
+        new Promise((
+          r,
+        ) => (timer = setTimeout(r, Math.max(1, deadline - Date.now())))),
+      ]);
+      clearTimeout(timer);
+    }
+  }
+
+  #makeRoom(need: number): void {
+    const live = this.#end - this.#start;
+    if (this.#start > 0 && this.#buf.length - live >= need) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+    } else {
+      const next = new Uint8Array(Math.max(this.#buf.length * 2, live + need));
+      next.set(this.#buf.subarray(this.#start, this.#end));
+      this.#buf = next;
+    }
+    this.#end = live;
+    this.#start = 0;
+  }
+
+  /** Parses complete frames; returns close info when the stream must end. */
+  #parse(): [number, string] | undefined {
+    while (true) {
+      const buf = this.#buf;
+      const avail = this.#end - this.#start;
+      if (avail < 2) break;
+      const p = this.#start;
+      const b0 = buf[p]!;
+      const b1 = buf[p + 1]!;
+      const fin = (b0 & 0x80) !== 0;
+      const opcode = b0 & 0x0f;
+      if ((b0 & 0x70) !== 0) return this.#fail(1002, "reserved bits set");
+      let len = b1 & 0x7f;
+      let head = 2;
+      if (len === 126) {
+        if (avail < 4) break;
+        len = (buf[p + 2]! << 8) | buf[p + 3]!;
+        head = 4;
+      } else if (len === 127) {
+        if (avail < 10) break;
+        const hi = ((buf[p + 2]! << 24) | (buf[p + 3]! << 16) |
+          (buf[p + 4]! << 8) | buf[p + 5]!) >>> 0;
+        const lo = ((buf[p + 6]! << 24) | (buf[p + 7]! << 16) |
+          (buf[p + 8]! << 8) | buf[p + 9]!) >>> 0;
+        if (hi !== 0) return this.#fail(1009, "message too big");
+        len = lo;
+        head = 10;
+      }
+      const masked = (b1 & 0x80) !== 0;
+      if (masked) head += 4;
+      const control = opcode >= 0x8;
+      if (control && (!fin || len > 125)) {
+        return this.#fail(1002, "invalid control frame");
+      }
+      if (!control && this.#fragBytes + len > this.#max) {
+        return this.#fail(1009, "message too big");
+      }
+      if (avail < head + len) {
+        if (this.#buf.length - this.#start < head + len) {
+          this.#makeRoom(head + len - avail);
+        }
+        break;
+      }
+      const payload = this.#buf.subarray(p + head, p + head + len);
+      if (masked) {
+        maskInPlace(
+          this.#buf,
+          p + head,
+          len,
+          this.#buf.subarray(p + head - 4, p + head),
+        );
+      }
+      this.#start = p + head + len;
+      if (control) {
+        const r = this.#control(opcode, payload);
+        if (r !== undefined) return r;
+        continue;
+      }
+      if (opcode === OP_CONT) {
+        if (this.#fragOpcode === 0) {
+          return this.#fail(1002, "unexpected continuation");
+        }
+        this.#frags.push(payload.slice());
+        this.#fragBytes += len;
+        if (!fin) continue;
+        const whole = new Uint8Array(this.#fragBytes);
+        let off = 0;
+        for (const f of this.#frags) {
+          whole.set(f, off);
+          off += f.length;
+        }
+        const op = this.#fragOpcode;
+        this.#frags = [];
+        this.#fragBytes = 0;
+        this.#fragOpcode = 0;
+        this.#deliver(op, whole);
+      } else if (opcode === OP_TEXT || opcode === OP_BINARY) {
+        if (this.#fragOpcode !== 0) {
+          return this.#fail(1002, "expected continuation");
+        }
+        if (fin) this.#deliver(opcode, payload);
+        else {
+          this.#fragOpcode = opcode;
+          this.#frags = [payload.slice()];
+          this.#fragBytes = len;
+        }
+      } else {
+        return this.#fail(1002, "unknown opcode");
+      }
+      if (this.#closing) return [1006, ""];
+    }
+    if (this.#start === this.#end) {
+      this.#start = 0;
+      this.#end = 0;
+    }
+    return undefined;
+  }
+
+  #control(opcode: number, payload: Uint8Array): [number, string] | undefined {
+    if (opcode === OP_PING) {
+      this.#enqueue(OP_PONG, payload.slice());
+      return undefined;
+    }
+    if (opcode === OP_PONG) return undefined;
+    if (opcode === OP_CLOSE) {
+      let code = 1005;
+      let reason = "";
+      if (payload.length >= 2) {
+        code = (payload[0]! << 8) | payload[1]!;
+        reason = decoder.decode(payload.subarray(2));
+      }
+      if (!this.#closeSent) this.#sendClose(code === 1005 ? 1000 : code, "");
+      this.#closing = true;
+      return [code, reason];
+    }
+    return this.#fail(1002, "unknown control opcode");
+  }
+
+  #deliver(opcode: number, payload: Uint8Array): void {
+    if (this.#closing) return;
+    const h = this.#handlers;
+    if (opcode === OP_TEXT) {
+      const text = decoder.decode(payload);
+      if (h) h.onText(text);
+      else this.#early.push(text);
+    } else if (h) h.onBinary(payload);
+    else this.#early.push(payload.slice());
+  }
+
+  #fail(code: number, reason: string): [number, string] {
+    if (!this.#closeSent) this.#sendClose(code, reason);
+    this.#closing = true;
+    return [code, reason];
+  }
+
+  #finish(code: number, reason: string): void {
+    if (this.#closeInfo !== undefined) return;
+    this.#closeInfo = [code, reason];
+    this.#closing = true;
+    this.#queue = [];
+    this.#queued = 0;
+    this.#releaseDrain();
+    this.#handlers?.onClose(code, reason);
+  }
+
+  #closeConn(): void {
+    if (this.#connClosed) return;
+    this.#connClosed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  // ---- writing
+
+  sendText(text: string): void {
+    this.#enqueue(OP_TEXT, encoder.encode(text));
+  }
+
+  sendBinary(data: Uint8Array): void {
+    this.#enqueue(OP_BINARY, data);
+  }
+
+  #sendClose(code: number, reason: string): void {
+    this.#closeSent = true;
+    const r = encoder.encode(reason).subarray(0, 123);
+    const p = new Uint8Array(2 + r.length);
+    p[0] = code >> 8;
+    p[1] = code & 0xff;
+    p.set(r, 2);
+    this.#enqueue(OP_CLOSE, p, true);
+  }
+
+  #enqueue(opcode: number, payload: Uint8Array, force = false): void {
+    if (
+      this.#connClosed || (this.#closing && !force) ||
+      (this.#closeSent && !force)
+    ) return;
+    this.#queue.push({ opcode, payload });
+    this.#queued += payload.length + 14;
+    if (!this.#writing && !this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(() => {
+        this.#scheduled = false;
+        if (!this.#writing) this.#writeDone = this.#flush();
+      });
+    }
+  }
+
+  #mask(): Uint8Array {
+    if (this.#maskOff + 4 > this.#maskPool.length) {
+      this.#maskPool = randomBytes(4096);
+      this.#maskOff = 0;
+    }
+    const m = this.#maskPool.subarray(this.#maskOff, this.#maskOff + 4);
+    this.#maskOff += 4;
+    return m;
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && !this.#connClosed) {
+        let size = 0;
+        let count = 0;
+        for (const f of this.#queue) {
+          const add = f.payload.length + 14;
+          if (count > 0 && size + add > BATCH_BYTES) break;
+          size += add;
+          count++;
+        }
+        if (this.#writeBuf.length < size) this.#writeBuf = new Uint8Array(size);
+        const out = this.#writeBuf;
+        let off = 0;
+        let accounted = 0;
+        let closeFrame = false;
+        for (let i = 0; i < count; i++) {
+          const f = this.#queue[i]!;
+          const len = f.payload.length;
+          accounted += len + 14;
+          out[off++] = 0x80 | f.opcode;
+          if (len < 126) out[off++] = 0x80 | len;
+          else if (len < 65536) {
+            out[off++] = 0x80 | 126;
+            out[off++] = len >> 8;
+            out[off++] = len & 0xff;
+          } else {
+            out[off++] = 0x80 | 127;
+            out[off++] = 0;
+            out[off++] = 0;
+            out[off++] = 0;
+            out[off++] = 0;
+            out[off++] = (len >>> 24) & 0xff;
+            out[off++] = (len >>> 16) & 0xff;
+            out[off++] = (len >>> 8) & 0xff;
+            out[off++] = len & 0xff;
+          }
+          const mask = this.#mask();
+          out.set(mask, off);
+          off += 4;
+          out.set(f.payload, off);
+          maskInPlace(out, off, len, mask);
+          off += len;
+          if (f.opcode === OP_CLOSE) closeFrame = true;
+        }
+        this.#queue.splice(0, count);
+        await writeAll(this.#conn, out.subarray(0, off));
+        this.#queued -= accounted;
+        this.#checkDrain();
+        if (closeFrame) {
+          this.#queue = [];
+          this.#queued = 0;
+          // Give the peer a moment to answer the close frame, then drop TCP.
+          this.#closeConn();
+        }
+      }
+    } catch {
+      this.#closeConn();
+    } finally {
+      this.#writing = false;
+      this.#checkDrain();
+    }
+  }
+
+  waitForDrain(limit: number): Promise<void> {
+    if (this.closed || this.#queued <= limit) return Promise.resolve();
+    return new Promise((resolve) =>
+      this.#drainWaiters.push({ limit, resolve })
+    );
+  }
+
+  #checkDrain(): void {
+    if (this.#drainWaiters.length === 0) return;
+    const q = this.#queued;
+    const closed = this.closed || this.#connClosed;
+    this.#drainWaiters = this.#drainWaiters.filter((w) => {
+      if (!closed && q > w.limit) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  #releaseDrain(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  close(code = 1000, reason = ""): void {
+    if (this.#closing || this.#closeInfo !== undefined) return;
+    this.#localClose = [code, reason];
+    if (code === 1006) {
+      this.#closing = true;
+      this.#closeConn();
+      return;
+    }
+    this.#sendClose(code, reason);
+    this.#closing = true;
+    this.#releaseDrain();
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * Transport configuration with Go's defaults (node.md §4.1) and the limits
+ * this implementation adds. Zero or missing values take the default;
+ * nonsense is a `RangeError`.
+ *
+ * @module
+ */
+
+/** Transport configuration. Times are in milliseconds. */
+export interface TransportConfig {
+  /** `host:port` to listen on; `":9091"` listens on every interface; port 0 picks one. */
+  listenAddr: string;
+  /** HTTP path of the WebSocket endpoint, also used when dialling. */
+  wsPath: string;
+  /** PEM certificate file; TLS is on when both paths are set. */
+  tlsCertPath: string;
+  /** PEM private key file. */
+  tlsKeyPath: string;
+  /** Extra PEM root certificates trusted when dialling `wss://` (e.g. self-signed peers). */
+  tlsCaCerts: readonly string[];
+  /** Inbound admission limit: established + provisional + pending handshakes (503 beyond). */
+  maxConns: number;
+  /** Largest WebSocket message in bytes (the whole SMSG frame). */
+  maxMessageSize: number;
+  /** Keepalive period: an encrypted ping is sent this often. */
+  pingInterval: number;
+  /** Added to `pingInterval`: a peer silent (no good frame) for longer is dropped. */
+  pongTimeout: number;
+  /** Budget for the whole handshake, on both sides. */
+  handshakeTimeout: number;
+  /** Budget for TCP connect + TLS + HTTP upgrade when dialling. */
+  dialTimeout: number;
+  /** Budget for one send to drain below the high-water mark. */
+  writeTimeout: number;
+  /** How long a message ID is remembered (and the accepted `ts` skew either way). */
+  dedupTtl: number;
+  /** Most remembered message IDs per transport. */
+  dedupMaxEntries: number;
+  /** Interval of the dedup sweep. */
+  dedupSweepInterval: number;
+  /** Reject messages whose `ts` is further than `dedupTtl` from now (replay fix). */
+  checkTimestamps: boolean;
+  /** Token-bucket burst per connection (Go: 100). */
+  rateLimitBurst: number;
+  /** Tokens added per whole elapsed second (Go: 50). */
+  rateLimitPerSecond: number;
+  /** Turn the per-connection rate limiter off (benchmarks between our own nodes). */
+  rateLimitDisabled: boolean;
+  /** Most messages waiting for handlers per connection; more are dropped. */
+  handlerQueueSize: number;
+  /** Most requests awaiting a reply per transport. */
+  maxPendingRequests: number;
+  /** Default timeout of {@linkcode Transport.request}. */
+  requestTimeout: number;
+  /** Outgoing bytes queued per connection before `send` waits for drain. */
+  sendHighWaterMark: number;
+  /** Reconnect to peers with an address after their connection drops. */
+  reconnect: boolean;
+  /** First reconnection delay; doubled per failed attempt. */
+  reconnectInitialDelay: number;
+  /** Largest reconnection delay. */
+  reconnectMaxDelay: number;
+  /** Give up after this many failed attempts (0: never). */
+  reconnectMaxAttempts: number;
+  /** Grace for in-flight disconnect messages and the HTTP server in `stop()`. */
+  shutdownGrace: number;
+}
+
+/** Go's defaults plus the defaults of the added limits. */
+export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object
+  .freeze({
+    listenAddr: ":9091",
+    wsPath: "/ws",
+    tlsCertPath: "",
+    tlsKeyPath: "",
+    tlsCaCerts: Object.freeze([]) as readonly string[],
+    maxConns: 100,
+    maxMessageSize: 1_048_576,
+    pingInterval: 30_000,
+    pongTimeout: 10_000,
+    handshakeTimeout: 10_000,
+    dialTimeout: 10_000,
+    writeTimeout: 10_000,
+    dedupTtl: 300_000,
+    dedupMaxEntries: 100_000,
+    dedupSweepInterval: 60_000,
+    checkTimestamps: true,
+    rateLimitBurst: 100,
+    rateLimitPerSecond: 50,
+    rateLimitDisabled: false,
+    handlerQueueSize: 1024,
+    maxPendingRequests: 10_000,
+    requestTimeout: 30_000,
+    sendHighWaterMark: 4 * 1024 * 1024,
+    reconnect: true,
+    reconnectInitialDelay: 1_000,
+    reconnectMaxDelay: 60_000,
+    reconnectMaxAttempts: 0,
+    shutdownGrace: 5_000,
+  });
+
+const NUMBER_LIMITS: { [K in keyof TransportConfig]?: [number, number] } = {
+  maxConns: [1, 1_000_000],
+  maxMessageSize: [1024, 64 * 1024 * 1024],
+  pingInterval: [1, 86_400_000],
+  pongTimeout: [1, 86_400_000],
+  handshakeTimeout: [1, 3_600_000],
+  dialTimeout: [1, 3_600_000],
+  writeTimeout: [1, 3_600_000],
+  dedupTtl: [1, 86_400_000],
+  dedupMaxEntries: [1, 100_000_000],
+  dedupSweepInterval: [1, 86_400_000],
+  rateLimitBurst: [1, 1_000_000_000],
+  rateLimitPerSecond: [1, 1_000_000_000],
+  handlerQueueSize: [1, 10_000_000],
+  maxPendingRequests: [1, 100_000_000],
+  requestTimeout: [1, 86_400_000],
+  sendHighWaterMark: [1024, 1024 * 1024 * 1024],
+  reconnectInitialDelay: [1, 86_400_000],
+  reconnectMaxDelay: [1, 86_400_000],
+  reconnectMaxAttempts: [0, 1_000_000_000],
+  shutdownGrace: [0, 3_600_000],
+};
+
+/**
+ * Fills in defaults and validates a partial configuration. A zero, empty or
+ * missing value takes the default (unlike Go, where zero values crash or
+ * reject everything, node.md §13 item 20).
+ *
+ * @param config The caller's settings.
+ * @returns The complete configuration.
+ * @throws {RangeError} For negative, fractional, non-finite or out-of-range
+ * numbers, a `wsPath` not starting with `/`, only one of the TLS paths, or a
+ * malformed `listenAddr`.
+ * @throws {TypeError} For values of the wrong type.
+ *
+ * @example Defaults and validation
+ * ```ts
+ * import { resolveTransportConfig } from "@lthn/p2p/node";
+ * import assert from "node:assert/strict";
+ *
+ * const c = resolveTransportConfig({ listenAddr: "127.0.0.1:0", maxMessageSize: 0 });
+ * assert.equal(c.maxMessageSize, 1_048_576);
+ * assert.equal(c.wsPath, "/ws");
+ * assert.throws(() => resolveTransportConfig({ maxConns: -1 }), RangeError);
+ * ```
+ */
+export function resolveTransportConfig(
+  config: Partial<TransportConfig> = {},
+): TransportConfig {
+  const out = { ...DEFAULT_TRANSPORT_CONFIG } as TransportConfig;
+  for (const [key, value] of Object.entries(config)) {
+    if (!(key in DEFAULT_TRANSPORT_CONFIG)) {
+      throw new TypeError(`Invalid transport config: unknown field "${key}"`);
+    }
+    if (value === undefined) continue;
+    const k = key as keyof TransportConfig;
+    const def = DEFAULT_TRANSPORT_CONFIG[k];
+    if (typeof def === "number") {
+      if (typeof value !== "number") {
+        throw new TypeError(
+          `Invalid transport config: ${key} must be a number, got ${typeof value}`,
+        );
+      }
+      if (value === 0) continue;
+      const [min, max] = NUMBER_LIMITS[k] ?? [0, Number.MAX_SAFE_INTEGER];
+      if (!Number.isInteger(value) || value < min || value > max) {
+        throw new RangeError(
+          `Invalid transport config: ${key} must be an integer in [${min}, ${max}], got ${value}`,
+        );
+      }
+      (out as unknown as Record<string, unknown>)[k] = value;
+    } else if (typeof def === "string") {
+      if (typeof value !== "string") {
+        throw new TypeError(
+          `Invalid transport config: ${key} must be a string, got ${typeof value}`,
+        );
+      }
+      if (value === "") continue;
+      (out as unknown as Record<string, unknown>)[k] = value;
+    } else if (typeof def === "boolean") {
+      if (typeof value !== "boolean") {
+        throw new TypeError(
+          `Invalid transport config: ${key} must be a boolean, got ${typeof value}`,
+        );
+      }
+      (out as unknown as Record<string, unknown>)[k] = value;
+    } else {
+      if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
+        throw new TypeError(
+          `Invalid transport config: ${key} must be an array of strings`,
+        );
+      }
+      (out as unknown as Record<string, unknown>)[k] = Object.freeze([
+        ...value,
+      ]);
+    }
+  }
+  if (!out.wsPath.startsWith("/")) {
+    throw new RangeError(
+      `Invalid transport config: wsPath must start with "/", got "${out.wsPath}"`,
+    );
+  }
+  if ((out.tlsCertPath === "") !== (out.tlsKeyPath === "")) {
+    throw new RangeError(
+      "Invalid transport config: set both tlsCertPath and tlsKeyPath, or neither",
+    );
+  }
+  parseListenAddr(out.listenAddr);
+  if (out.reconnectMaxDelay < out.reconnectInitialDelay) {
+    out.reconnectMaxDelay = out.reconnectInitialDelay;
+  }
+  return out;
+}
+
+/** A parsed `host:port`. */
+export interface HostPort {
+  /** Host name or IP (IPv6 without brackets); `""` for every interface. */
+  hostname: string;
+  /** Port, 0 to let the OS pick. */
+  port: number;
+}
+
+/**
+ * Parses `host:port` (IPv6 in brackets, empty host for every interface).
+ *
+ * @param addr The address text.
+ * @returns Host and port.
+ * @throws {RangeError} When the text is not `host:port` with a valid port.
+ *
+ * @example Parsing addresses
+ * ```ts
+ * import { parseListenAddr } from "@lthn/p2p/node";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseListenAddr(":9091"), { hostname: "", port: 9091 });
+ * assert.deepEqual(parseListenAddr("[::1]:0"), { hostname: "::1", port: 0 });
+ * ```
+ */
+export function parseListenAddr(addr: string): HostPort {
+  const m = /^(?:\[([0-9A-Fa-f:.%a-zA-Z]+)\]|([^:[\]\s]*)):(\d{1,5})$/.exec(
+    addr,
+  );
+  if (m === null) {
+    throw new RangeError(`Invalid address: expected host:port, got "${addr}"`);
+  }
+  const port = Number(m[3]);
+  if (port > 65535) {
+    throw new RangeError(`Invalid address: port out of range in "${addr}"`);
+  }
+  return { hostname: m[1] ?? m[2] ?? "", port };
+}

@@ -1,0 +1,1276 @@
+/**
+ * The encrypted WebSocket transport (node.md §4): an HTTP server that
+ * upgrades on `wsPath`, a dialler, the handshake, the connection table,
+ * request/response correlation, broadcast, keepalive and reconnection.
+ *
+ * @module
+ */
+
+import { getGlobalLogger, type Logger } from "../../logging/mod.ts";
+import {
+  deriveNodeId,
+  generateChallenge,
+  type NodeIdentity,
+  secretToPassword,
+} from "../identity.ts";
+import { SmsgKey } from "../borg/smsg.ts";
+import { encodeMessage, type Message } from "../message.ts";
+import {
+  parseListenAddr,
+  resolveTransportConfig,
+  type TransportConfig,
+} from "./config.ts";
+import type {
+  ConnectionCloseInfo,
+  PeerConnection,
+  SendOptions,
+} from "./connection.ts";
+import { DedupCache } from "./dedup.ts";
+import { TransportError } from "./errors.ts";
+import {
+  createHandshake,
+  isOriginAllowed,
+  respondToHandshake,
+  verifyHandshakeAck,
+} from "./handshake.ts";
+import { Connection, type ConnectionHost } from "./_connection.ts";
+import { type FrameSocket, ServerSocket } from "./_socket.ts";
+import { dialWebSocket } from "./_ws_client.ts";
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/** The part of `NodeManager` the transport uses. */
+export interface TransportNode {
+  /** Our identity, or `undefined` when there is none. */
+  getIdentity(): NodeIdentity | undefined;
+  /** The pairwise secret with a peer's base64 public key (throws for bad keys). */
+  deriveSharedSecret(peerPublicKey: string): Uint8Array;
+}
+
+/** What the transport records about a peer it connected to. */
+export interface SeenPeer {
+  /** Node ID. */
+  id: string;
+  /** Display name. */
+  name: string;
+  /** Base64 public key. */
+  publicKey: string;
+  /** Advertised role. */
+  role: string;
+  /** `host:port` we dialled (outbound only). */
+  address?: string;
+}
+
+/** The part of `PeerRegistry` the transport uses. */
+export interface TransportRegistry {
+  /** The registered peer, if any. */
+  getPeer(id: string): { publicKey: string; address: string } | undefined;
+  /** The allowlist decision (node.md §7.4). */
+  isPeerAllowed(id: string, publicKey: string): boolean;
+  /** Registers or refreshes a peer that proved itself; returns whether it was added. */
+  registerSeenPeer(peer: SeenPeer): unknown;
+  /** Marks a peer connected or not. */
+  setConnected(id: string, connected: boolean): unknown;
+}
+
+/** Receives every accepted message that is not a reply to a pending request. */
+export type MessageHandler = (
+  connection: PeerConnection,
+  message: Message,
+) => void | Promise<void>;
+
+/** A peer to dial. A registry `Peer` fits. */
+export interface ConnectTarget {
+  /** `host:port` (IPv6 in brackets), or a full `ws://` / `wss://` URL. */
+  address: string;
+  /** Expected node ID; the responder must have it (pinning). */
+  id?: string;
+  /** Expected base64 public key; the responder must have it (pinning). */
+  publicKey?: string;
+}
+
+/** Options of {@linkcode Transport.connect}. */
+export interface ConnectOptions {
+  /** Aborts the dial and handshake. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode Transport.request}. */
+export interface RequestOptions extends SendOptions {
+  /** Milliseconds to wait for the reply (default `config.requestTimeout`). */
+  timeout?: number;
+}
+
+/** A change in the connection table. */
+export interface ConnectionEvent {
+  /** `connected`: a connection became established; `disconnected`: it left the table. */
+  type: "connected" | "disconnected";
+  /** The connection. */
+  connection: PeerConnection;
+  /** How it closed (for `disconnected`). */
+  info?: ConnectionCloseInfo;
+}
+
+/** Outcome of {@linkcode Transport.broadcast}. */
+export interface BroadcastResult {
+  /** Peers the message was queued for. */
+  sent: string[];
+  /** Peers it could not be sent to. */
+  failed: { peerId: string; error: unknown }[];
+}
+
+/** Options of {@linkcode Transport}. */
+export interface TransportOptions {
+  /** Our identity and key agreement (a `NodeManager`). */
+  node: TransportNode;
+  /** The peer registry (a `PeerRegistry`). */
+  registry: TransportRegistry;
+  /** Settings; missing or zero values take the defaults. */
+  config?: Partial<TransportConfig>;
+  /** Logger (default: the global logger's `transport` child). */
+  logger?: Logger;
+  /** Clock in Unix ms (default `Date.now`), used for timestamps, windows and limits. */
+  now?: () => number;
+  /** Challenge source (default: 32 CSPRNG bytes); tests reproduce captures with it. */
+  challenge?: () => Uint8Array;
+}
+
+interface Pending {
+  peerId: string;
+  resolve: (m: Message) => void;
+  reject: (e: unknown) => void;
+  timer: Timer;
+}
+
+interface FirstFrame {
+  first: string;
+  backlog: (string | Uint8Array)[];
+}
+
+const MAX_BACKLOG = 64;
+const decoder = new TextDecoder();
+
+/** Reads the first message of a socket (the handshake or its ack). */
+function readFirst(
+  sock: FrameSocket,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<FirstFrame> {
+  return new Promise((resolve, reject) => {
+    const backlog: (string | Uint8Array)[] = [];
+    let done = false;
+    const finish = (err?: unknown, first?: string) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      if (err !== undefined) reject(err);
+      else resolve({ first: first!, backlog });
+    };
+    const onAbort = () =>
+      finish(
+        new TransportError("aborted", "Cannot complete handshake: aborted", {
+          cause: signal.reason,
+        }),
+      );
+    const timer = setTimeout(
+      () =>
+        finish(
+          new TransportError(
+            "timeout",
+            `Cannot complete handshake: no answer within ${timeoutMs} ms`,
+          ),
+        ),
+      timeoutMs,
+    );
+    signal.addEventListener("abort", onAbort, { once: true });
+    const push = (m: string | Uint8Array) => {
+      if (!done) {
+        return finish(undefined, typeof m === "string" ? m : decoder.decode(m));
+      }
+      if (backlog.length >= MAX_BACKLOG) {
+        sock.close(1008, "too many early frames");
+      } else backlog.push(typeof m === "string" ? m : m.slice());
+    };
+    sock.setHandlers({
+      onText: push,
+      onBinary: push,
+      onClose: () =>
+        finish(
+          new TransportError(
+            "connection_closed",
+            "Cannot complete handshake: connection closed",
+          ),
+        ),
+    });
+  });
+}
+
+function plain(status: number, text: string): Response {
+  return new Response(text, {
+    status,
+    headers: {
+      "content-type": "text/plain; charset=utf-8",
+      "x-content-type-options": "nosniff",
+    },
+  });
+}
+
+function upgradeError(status: number, text: string): Response {
+  return new Response(text + "\n", {
+    status,
+    headers: {
+      "content-type": "text/plain; charset=utf-8",
+      "x-content-type-options": "nosniff",
+      "sec-websocket-version": "13",
+    },
+  });
+}
+
+function headerHasToken(value: string | null, token: string): boolean {
+  if (value === null) return false;
+  return value.toLowerCase().split(",").some((t) => t.trim() === token);
+}
+
+function keyPrefix(key: string): string {
+  if (key === "") return "(empty)";
+  return key.length >= 16 ? key.slice(0, 16) + "..." : key;
+}
+
+/**
+ * The go-p2p transport. One instance serves inbound connections (after
+ * {@linkcode Transport.start}) and dials peers ({@linkcode Transport.connect});
+ * both kinds share one connection table keyed by peer ID.
+ *
+ * Differences from the Go reference, all invisible to a Go peer: several
+ * message handlers; handlers run off the read path on a bounded per-connection
+ * queue; replies to {@linkcode Transport.request} are matched on the read
+ * path and only from the peer that was asked; claimed IDs are bound to keys;
+ * inbound connections are provisional until their first good frame and never
+ * evict a live connection; dialled keys can be pinned; only 32-byte
+ * challenges are answered; messages outside the timestamp window are dropped;
+ * dedup is keyed by peer and ID with a cap; keepalive counts only good
+ * frames; connects are serialised per peer; dropped peers with an address
+ * are redialled with exponential back-off; zero config values take defaults;
+ * `start` reports bind failures.
+ *
+ * @example Two nodes on loopback
+ * ```ts
+ * import { newMessage, NodeManager, PeerRegistry, Transport } from "@lthn/p2p/node";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const regA = await PeerRegistry.open(`${dir}/a.json`);
+ * const regB = await PeerRegistry.open(`${dir}/b.json`);
+ * const nodeA = NodeManager.fromPrivateKey(new Uint8Array(32).fill(1), { name: "a", role: "controller" });
+ * const nodeB = NodeManager.fromPrivateKey(new Uint8Array(32).fill(2), { name: "b", role: "worker" });
+ * const a = new Transport({ node: nodeA, registry: regA, config: { listenAddr: "127.0.0.1:0" } });
+ * const b = new Transport({ node: nodeB, registry: regB, config: { listenAddr: "127.0.0.1:0" } });
+ * await b.start();
+ * b.onMessage(async (conn, msg) => {
+ *   if (msg.type === "ping") {
+ *     await conn.send(newMessage("pong", {
+ *       from: nodeB.getIdentity()!.id,
+ *       to: msg.from,
+ *       replyTo: msg.id,
+ *       payload: { sentAt: 1, receivedAt: 2 },
+ *     }));
+ *   }
+ * });
+ * const conn = await a.connect({ address: b.addr });
+ * const pong = await a.request(conn.peerId, newMessage("ping", {
+ *   from: nodeA.getIdentity()!.id,
+ *   to: conn.peerId,
+ *   payload: { sentAt: 1 },
+ * }));
+ * assert.equal(pong.type, "pong");
+ * await a.stop();
+ * await b.stop();
+ * await regA.close();
+ * await regB.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class Transport {
+  readonly #node: TransportNode;
+  readonly #registry: TransportRegistry;
+  readonly #config: TransportConfig;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #challenge: () => Uint8Array;
+  readonly #dedup: DedupCache;
+  readonly #host: ConnectionHost;
+  readonly #established = new Map<string, Connection>();
+  readonly #provisional = new Set<Connection>();
+  readonly #all = new Set<Connection>();
+  readonly #handshaking = new Set<FrameSocket>();
+  readonly #dialing = new Map<string, Promise<Connection>>();
+  readonly #dialAddress = new WeakMap<Connection, string>();
+  readonly #deliberate = new WeakSet<Connection>();
+  readonly #reconnects = new Map<string, Timer>();
+  readonly #pending = new Map<string, Pending>();
+  readonly #handlers: MessageHandler[] = [];
+  readonly #listeners: ((e: ConnectionEvent) => void)[] = [];
+  readonly #stopCtrl = new AbortController();
+  #server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  #sweeper: Timer | undefined;
+  #addr = "";
+  #started = false;
+  #stopped = false;
+
+  /**
+   * Creates a transport (nothing is opened until `start` or `connect`).
+   *
+   * @param options Node, registry, configuration, logger and clock.
+   * @throws {RangeError} For an invalid configuration.
+   * @throws {TypeError} When `node` or `registry` is missing.
+   */
+  constructor(options: TransportOptions) {
+    if (!options?.node || !options.registry) {
+      throw new TypeError(
+        "Cannot create transport: node and registry are required",
+      );
+    }
+    this.#node = options.node;
+    this.#registry = options.registry;
+    this.#config = Object.freeze(resolveTransportConfig(options.config ?? {}));
+    this.#log = options.logger ?? getGlobalLogger().child("transport");
+    this.#now = options.now ?? Date.now;
+    this.#challenge = options.challenge ?? generateChallenge;
+    this.#dedup = new DedupCache({
+      ttl: this.#config.dedupTtl,
+      maxEntries: this.#config.dedupMaxEntries,
+      now: this.#now,
+    });
+    this.#host = {
+      config: this.#config,
+      dedup: this.#dedup,
+      logger: this.#log,
+      now: this.#now,
+      localId: () => this.#node.getIdentity()?.id ?? "",
+      accept: (conn, msg) => this.#accept(conn, msg),
+      dispatch: (conn, msg) => this.#dispatch(conn, msg),
+      closed: (conn, info) => this.#closed(conn, info),
+    };
+  }
+
+  /** The resolved configuration. */
+  get config(): Readonly<TransportConfig> {
+    return this.#config;
+  }
+
+  /** The bound `host:port` after `start` (`""` before). */
+  get addr(): string {
+    return this.#addr;
+  }
+
+  /** Whether the server is running. */
+  get running(): boolean {
+    return this.#started && !this.#stopped;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Starts the HTTP server on `listenAddr` (TLS when both TLS paths are set)
+   * and the dedup sweeper.
+   *
+   * @returns Resolves once listening; {@linkcode Transport.addr} is then set.
+   * @throws {TransportError} `bind_failed` when the address cannot be bound
+   * or the TLS files cannot be read; `stopped` after `stop`.
+   */
+  async start(): Promise<void> {
+    if (this.#stopped) {
+      throw new TransportError(
+        "stopped",
+        "Cannot start transport: it was stopped",
+      );
+    }
+    if (this.#started) return;
+    const c = this.#config;
+    const { hostname, port } = parseListenAddr(c.listenAddr);
+    let tls: { cert: string; key: string } | undefined;
+    if (c.tlsCertPath !== "") {
+      try {
+        tls = {
+          cert: await Deno.readTextFile(c.tlsCertPath),
+          key: await Deno.readTextFile(c.tlsKeyPath),
+        };
+      } catch (err) {
+        throw new TransportError(
+          "bind_failed",
+          "Cannot start transport: failed to read TLS files",
+          {
+            cause: err,
+          },
+        );
+      }
+    }
+    let listening!: (addr: Deno.NetAddr) => void;
+    const bound = new Promise<Deno.NetAddr>((r) => (listening = r));
+    try {
+      this.#server = Deno.serve({
+        hostname: hostname === "" ? "0.0.0.0" : hostname,
+        port,
+        signal: this.#stopCtrl.signal,
+        onListen: (addr) => listening(addr),
+        onError: (err) => {
+          this.#log.error("HTTP server error", { error: String(err) });
+          return plain(500, "Internal Server Error\n");
+        },
+        ...(tls ?? {}),
+      }, (req, info) => this.handleRequest(req, info));
+    } catch (err) {
+      throw new TransportError(
+        "bind_failed",
+        `Cannot start transport: failed to listen on ${c.listenAddr}`,
+        { cause: err },
+      );
+    }
+    const addr = await bound;
+    this.#addr = addr.hostname.includes(":")
+      ? `[${addr.hostname}]:${addr.port}`
+      : `${addr.hostname}:${addr.port}`;
+    this.#sweeper = setInterval(
+      () => this.#dedup.sweep(),
+      c.dedupSweepInterval,
+    );
+    this.#started = true;
+    this.#log.debug("transport listening", {
+      addr: this.#addr,
+      tls: tls !== undefined,
+    });
+  }
+
+  /**
+   * Stops everything: cancels dials and reconnections, fails pending
+   * requests, sends `disconnect` `{reason: "server shutdown", code: 1004}` on
+   * every connection, closes them and the server (with `shutdownGrace`).
+   * A stopped transport cannot be restarted.
+   *
+   * @returns Resolves once every socket and timer is gone.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#stopCtrl.abort(new TransportError("stopped", "Transport stopped"));
+    clearInterval(this.#sweeper);
+    for (const t of this.#reconnects.values()) clearTimeout(t);
+    this.#reconnects.clear();
+    for (const [id, p] of this.#pending) {
+      clearTimeout(p.timer);
+      p.reject(
+        new TransportError(
+          "stopped",
+          `Cannot complete request ${id}: transport stopped`,
+        ),
+      );
+    }
+    this.#pending.clear();
+    await Promise.allSettled([...this.#dialing.values()]);
+    for (const s of this.#handshaking) s.close(1001, "server shutdown");
+    const conns = [...this.#all];
+    const grace = this.#config.shutdownGrace;
+    let graceTimer: Timer | undefined;
+    const graceOver = new Promise<void>((
+      r,
+    ) => (graceTimer = setTimeout(r, grace)));
+    await Promise.race([
+      Promise.allSettled(conns.map((c) => {
+        this.#deliberate.add(c);
+        return c.gracefulClose("server shutdown", 1004);
+      })),
+      graceOver,
+    ]);
+    for (const c of conns) c.terminate("server shutdown");
+    await Promise.race([
+      Promise.allSettled([
+        ...conns.map((c) => c.done),
+        ...[...this.#handshaking].map((s) => s.done),
+      ]),
+      graceOver,
+    ]);
+    clearTimeout(graceTimer);
+    if (this.#server !== undefined) {
+      await this.#server.finished.catch(() => {});
+    }
+    this.#dedup.clear();
+  }
+
+  // ---------------------------------------------------------------- handlers
+
+  /**
+   * Adds a message handler. Every handler sees every accepted message that
+   * is not a reply to a pending {@linkcode Transport.request}, in order per
+   * connection; a handler's promise is awaited before the next message of
+   * that connection is handed out, but reading never waits for handlers.
+   * Errors thrown by handlers are logged and ignored.
+   *
+   * @param handler The handler.
+   * @returns A function that removes the handler.
+   */
+  onMessage(handler: MessageHandler): () => void {
+    if (typeof handler !== "function") {
+      throw new TypeError("Cannot add message handler: not a function");
+    }
+    this.#handlers.push(handler);
+    return () => {
+      const i = this.#handlers.indexOf(handler);
+      if (i >= 0) this.#handlers.splice(i, 1);
+    };
+  }
+
+  /**
+   * Adds a listener for connections entering (`connected`) and leaving
+   * (`disconnected`) the table.
+   *
+   * @param listener The listener.
+   * @returns A function that removes it.
+   */
+  onConnection(listener: (event: ConnectionEvent) => void): () => void {
+    this.#listeners.push(listener);
+    return () => {
+      const i = this.#listeners.indexOf(listener);
+      if (i >= 0) this.#listeners.splice(i, 1);
+    };
+  }
+
+  #emit(event: ConnectionEvent): void {
+    for (const l of [...this.#listeners]) {
+      try {
+        l(event);
+      } catch (err) {
+        this.#log.error("connection listener failed", { error: String(err) });
+      }
+    }
+  }
+
+  #dispatch(conn: Connection, msg: Message): void | Promise<void> {
+    const hs = this.#handlers;
+    for (let i = 0; i < hs.length; i++) {
+      let r: void | Promise<void>;
+      try {
+        r = hs[i]!(conn, msg);
+      } catch (err) {
+        this.#handlerFailed(err, msg);
+        continue;
+      }
+      if (r !== undefined && typeof (r as Promise<void>).then === "function") {
+        return this.#dispatchAsync(r, i + 1, conn, msg);
+      }
+    }
+  }
+
+  async #dispatchAsync(
+    first: Promise<void>,
+    next: number,
+    conn: Connection,
+    msg: Message,
+  ): Promise<void> {
+    try {
+      await first;
+    } catch (err) {
+      this.#handlerFailed(err, msg);
+    }
+    const hs = [...this.#handlers];
+    for (let i = next; i < hs.length; i++) {
+      try {
+        await hs[i]!(conn, msg);
+      } catch (err) {
+        this.#handlerFailed(err, msg);
+      }
+    }
+  }
+
+  #handlerFailed(err: unknown, msg: Message): void {
+    this.#log.error("message handler failed", {
+      type: msg.type,
+      msg_id: msg.id,
+      error: err instanceof Error ? err.name + ": " + err.message : String(err),
+    });
+  }
+
+  // ---------------------------------------------------------------- table
+
+  /**
+   * Returns the connection to a peer: the established one, else the newest
+   * provisional one.
+   *
+   * @param peerId The peer's node ID.
+   * @returns The connection, or `undefined`.
+   */
+  getConnection(peerId: string): PeerConnection | undefined {
+    return this.#lookup(peerId);
+  }
+
+  #lookup(peerId: string): Connection | undefined {
+    const c = this.#established.get(peerId);
+    if (c !== undefined) return c;
+    let newest: Connection | undefined;
+    for (const p of this.#provisional) {
+      if (p.peerId === peerId && p.state === "provisional") newest = p;
+    }
+    return newest;
+  }
+
+  /**
+   * Lists the IDs of peers with an established connection.
+   *
+   * @returns Peer IDs.
+   */
+  connectedPeers(): string[] {
+    return [...this.#established.keys()];
+  }
+
+  /**
+   * Lists every open connection (established and provisional).
+   *
+   * @returns The connections.
+   */
+  connections(): PeerConnection[] {
+    return [...this.#all].filter((c) => c.state !== "closed");
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /**
+   * Sends a message to a connected peer.
+   *
+   * @param peerId The peer's node ID.
+   * @param message The message.
+   * @param options An abort signal.
+   * @returns Resolves once queued on the socket.
+   * @throws {TransportError} `not_connected`, or any error of
+   * {@linkcode PeerConnection.send}.
+   */
+  send(peerId: string, message: Message, options?: SendOptions): Promise<void> {
+    const conn = this.#lookup(peerId);
+    if (conn === undefined) {
+      return Promise.reject(
+        new TransportError(
+          "not_connected",
+          `Cannot send: peer ${peerId} not connected`,
+        ),
+      );
+    }
+    return conn.send(message, options);
+  }
+
+  /**
+   * Sends a request and waits for the message whose `replyTo` is its `id`,
+   * arriving from the same peer. The reply goes only to the caller, not to
+   * the message handlers.
+   *
+   * @param peerId The peer's node ID.
+   * @param message The request (its `id` identifies the reply).
+   * @param options Timeout and abort signal.
+   * @returns The reply (possibly an `error` message; see `validateResponse`).
+   * @throws {TransportError} `not_connected`, `timeout`, `aborted`,
+   * `queue_full`, `connection_closed` or `stopped`.
+   */
+  request(
+    peerId: string,
+    message: Message,
+    options: RequestOptions = {},
+  ): Promise<Message> {
+    if (this.#pending.size >= this.#config.maxPendingRequests) {
+      return Promise.reject(
+        new TransportError(
+          "queue_full",
+          "Cannot send request: too many pending requests",
+        ),
+      );
+    }
+    if (this.#pending.has(message.id)) {
+      return Promise.reject(
+        new TypeError(
+          `Cannot send request: a request with id ${message.id} is pending`,
+        ),
+      );
+    }
+    const timeout = options.timeout ?? this.#config.requestTimeout;
+    const signal = options.signal;
+    return new Promise<Message>((resolve, reject) => {
+      const cleanup = () => {
+        clearTimeout(entry.timer);
+        this.#pending.delete(message.id);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const onAbort = () => {
+        cleanup();
+        reject(
+          new TransportError(
+            "aborted",
+            `Cannot complete request ${message.type}: aborted`,
+            {
+              cause: signal!.reason,
+            },
+          ),
+        );
+      };
+      const entry: Pending = {
+        peerId,
+        resolve: (m) => {
+          cleanup();
+          resolve(m);
+        },
+        reject: (e) => {
+          cleanup();
+          reject(e);
+        },
+        timer: setTimeout(() => {
+          entry.reject(
+            new TransportError(
+              "timeout",
+              `Cannot complete request ${message.type} to peer ${peerId}: timeout after ${timeout} ms`,
+            ),
+          );
+        }, timeout),
+      };
+      if (signal?.aborted) {
+        clearTimeout(entry.timer);
+        return onAbort();
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#pending.set(message.id, entry);
+      this.send(peerId, message, signal ? { signal } : {}).catch((err) => {
+        if (this.#pending.get(message.id) === entry) entry.reject(err);
+      });
+    });
+  }
+
+  /**
+   * Sends the same message (same `id`) to every established peer except the
+   * one whose ID equals `message.from`, as Go's `Broadcast`.
+   *
+   * @param message The message.
+   * @returns Which peers it was sent to and which failed.
+   */
+  async broadcast(message: Message): Promise<BroadcastResult> {
+    const targets = [...this.#established.values()].filter((c) =>
+      c.peerId !== message.from
+    );
+    const results = await Promise.allSettled(
+      targets.map((c) => c.send(message)),
+    );
+    const out: BroadcastResult = { sent: [], failed: [] };
+    results.forEach((r, i) => {
+      const peerId = targets[i]!.peerId;
+      if (r.status === "fulfilled") out.sent.push(peerId);
+      else out.failed.push({ peerId, error: r.reason });
+    });
+    return out;
+  }
+
+  /**
+   * Gracefully closes the connection to a peer (sending `disconnect`) and
+   * cancels its reconnection.
+   *
+   * @param peerId The peer's node ID.
+   * @param reason Reason text for the `disconnect` payload.
+   * @param code Disconnect code (default 1000).
+   * @returns Resolves once closed (immediately when not connected).
+   */
+  async disconnect(peerId: string, reason = "", code = 1000): Promise<void> {
+    this.#cancelReconnect(peerId);
+    const conns = [...this.#all].filter((c) => c.peerId === peerId);
+    for (const c of conns) this.#deliberate.add(c);
+    await Promise.all(conns.map((c) => c.gracefulClose(reason, code)));
+  }
+
+  // ---------------------------------------------------------------- inbound
+
+  /**
+   * The HTTP handler (mounted by `start`; usable in another `Deno.serve`):
+   * 404 off `wsPath`, 503 at capacity, Go's upgrade checks and origin rule,
+   * then the WebSocket upgrade and the responder handshake.
+   *
+   * @param req The request.
+   * @param info Connection info (for the remote address).
+   * @returns The response.
+   */
+  handleRequest(
+    req: Request,
+    info: Deno.ServeHandlerInfo<Deno.Addr>,
+  ): Response {
+    const url = new URL(req.url);
+    if (url.pathname !== this.#config.wsPath) {
+      return plain(404, "404 page not found\n");
+    }
+    const inUse = this.#established.size + this.#provisional.size +
+      this.#handshaking.size;
+    if (this.#stopped || inUse >= this.#config.maxConns) {
+      return plain(503, "Too many connections\n");
+    }
+    if (
+      !headerHasToken(req.headers.get("connection"), "upgrade") ||
+      !headerHasToken(req.headers.get("upgrade"), "websocket")
+    ) {
+      return upgradeError(400, "Bad Request");
+    }
+    if (req.method !== "GET") return upgradeError(405, "Method Not Allowed");
+    if (req.headers.get("sec-websocket-version") !== "13") {
+      return upgradeError(400, "Bad Request");
+    }
+    const wsKey = req.headers.get("sec-websocket-key") ?? "";
+    if (!/^[A-Za-z0-9+/]{22}==$/.test(wsKey)) {
+      return upgradeError(400, "Bad Request");
+    }
+    if (!isOriginAllowed(req.headers.get("origin"))) {
+      return upgradeError(403, "Forbidden");
+    }
+    // remoteAddr is unavailable once the request is upgraded.
+    const ra = info.remoteAddr as Deno.NetAddr;
+    const remote = ra.hostname?.includes(":")
+      ? `[${ra.hostname}]:${ra.port}`
+      : `${ra.hostname}:${ra.port}`;
+    let upgraded;
+    try {
+      upgraded = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
+    } catch {
+      return upgradeError(400, "Bad Request");
+    }
+    const sock = new ServerSocket(upgraded.socket, {
+      maxMessageSize: this.#config.maxMessageSize,
+      remoteAddress: remote,
+    });
+    this.#handshaking.add(sock);
+    void this.#acceptInbound(sock);
+    return upgraded.response;
+  }
+
+  async #acceptInbound(sock: ServerSocket): Promise<void> {
+    const log = this.#log;
+    try {
+      const { first, backlog } = await readFirst(
+        sock,
+        this.#config.handshakeTimeout,
+        this.#stopCtrl.signal,
+      );
+      const identity = this.#node.getIdentity();
+      const now = this.#now();
+      const d = respondToHandshake(first, {
+        identity,
+        now,
+        deriveSecret: (k) => this.#node.deriveSharedSecret(k),
+        isAllowed: (id, k) => this.#registry.isPeerAllowed(id, k),
+        registeredKey: (id) => this.#registry.getPeer(id)?.publicKey,
+      });
+      if (d.action === "close") {
+        log.debug("closing inbound connection", {
+          remote: sock.remoteAddress,
+          why: d.why,
+        });
+        sock.close(1006);
+        return;
+      }
+      if (d.action === "reject") {
+        if (d.reason.startsWith("incompatible protocol version")) {
+          log.warn("peer connection rejected: incompatible protocol version", {
+            peer_version: d.version,
+            supported_versions: "[1.0]",
+            peer_id: d.peer.id,
+          });
+        } else {
+          log.warn("peer connection rejected: not in allowlist", {
+            peer_id: d.peer.id,
+            peer_name: d.peer.name,
+            public_key: keyPrefix(d.peer.publicKey),
+            reason: d.reason,
+          });
+        }
+        sock.sendText(encodeMessage(d.ack));
+        sock.close(1000);
+        return;
+      }
+      if (this.#stopped) {
+        d.secret.fill(0);
+        sock.close(1001);
+        return;
+      }
+      sock.sendText(encodeMessage(d.ack));
+      const key = SmsgKey.fromPassword(secretToPassword(d.secret));
+      d.secret.fill(0);
+      const conn = new Connection({
+        socket: sock,
+        peer: d.peer,
+        direction: "inbound",
+        key,
+        host: this.#host,
+        state: "provisional",
+      });
+      this.#all.add(conn);
+      this.#provisional.add(conn);
+      log.debug("inbound handshake complete, provisional", {
+        peer_id: d.peer.id,
+        remote: sock.remoteAddress,
+      });
+      conn.start(backlog);
+    } catch (err) {
+      log.debug("inbound handshake failed", {
+        remote: sock.remoteAddress,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      sock.close(1006);
+    } finally {
+      this.#handshaking.delete(sock);
+    }
+  }
+
+  /** A good message arrived on `conn` (read path). */
+  #accept(conn: Connection, msg: Message): void {
+    if (conn.state === "provisional") this.#establish(conn);
+    if (msg.replyTo) {
+      const p = this.#pending.get(msg.replyTo);
+      if (p !== undefined && p.peerId === conn.peerId) {
+        p.resolve(msg);
+        return;
+      }
+    }
+    conn.enqueue(msg);
+  }
+
+  /**
+   * Puts a proven connection in the table. An existing live connection of
+   * the other direction wins when its dialler has the lower node ID (both
+   * ends decide alike); otherwise the newer connection replaces the older.
+   *
+   * @returns The connection that holds the slot.
+   */
+  #establish(conn: Connection): Connection {
+    this.#provisional.delete(conn);
+    const existing = this.#established.get(conn.peerId);
+    if (
+      existing !== undefined && existing !== conn && existing.state !== "closed"
+    ) {
+      if (!this.#newWins(existing, conn)) {
+        this.#deliberate.add(conn);
+        conn.localReason = "duplicate connection";
+        conn.close();
+        return existing;
+      }
+      this.#deliberate.add(existing);
+      existing.localReason = "replaced by a newer connection";
+      existing.close();
+    }
+    conn.promote();
+    this.#established.set(conn.peerId, conn);
+    this.#cancelReconnect(conn.peerId);
+    const seen: SeenPeer = {
+      id: conn.peer.id,
+      name: conn.peer.name,
+      publicKey: conn.peer.publicKey,
+      role: conn.peer.role,
+    };
+    const addr = this.#dialAddress.get(conn);
+    if (addr !== undefined) seen.address = addr;
+    try {
+      this.#registry.registerSeenPeer(seen);
+      this.#registry.setConnected(conn.peerId, true);
+    } catch (err) {
+      this.#log.warn("failed to update the peer registry", {
+        peer_id: conn.peerId,
+        error: String(err),
+      });
+    }
+    this.#log.debug("connection established", {
+      peer_id: conn.peerId,
+      direction: conn.direction,
+    });
+    this.#emit({ type: "connected", connection: conn });
+    return conn;
+  }
+
+  #newWins(existing: Connection, fresh: Connection): boolean {
+    if (existing.direction === fresh.direction) return true;
+    const c = this.#config;
+    if (this.#now() - existing.lastActivity > c.pingInterval + c.pongTimeout) {
+      return true;
+    }
+    const localId = this.#host.localId();
+    const freshDialer = fresh.direction === "outbound" ? localId : fresh.peerId;
+    const existingDialer = existing.direction === "outbound"
+      ? localId
+      : existing.peerId;
+    return freshDialer < existingDialer;
+  }
+
+  #closed(conn: Connection, info: ConnectionCloseInfo): void {
+    this.#all.delete(conn);
+    this.#provisional.delete(conn);
+    if (this.#established.get(conn.peerId) !== conn) {
+      this.#log.debug("connection closed", {
+        peer_id: conn.peerId,
+        reason: info.reason,
+      });
+      return;
+    }
+    this.#established.delete(conn.peerId);
+    try {
+      this.#registry.setConnected(conn.peerId, false);
+    } catch {
+      // registry closed
+    }
+    this.#log.debug("peer disconnected", {
+      peer_id: conn.peerId,
+      code: info.code,
+      reason: info.reason,
+    });
+    for (const [id, p] of this.#pending) {
+      if (p.peerId === conn.peerId) {
+        p.reject(
+          new TransportError(
+            "connection_closed",
+            `Cannot complete request ${id}: connection to peer ${conn.peerId} closed`,
+          ),
+        );
+      }
+    }
+    this.#emit({ type: "disconnected", connection: conn, info });
+    if (
+      !this.#stopped && this.#config.reconnect && !this.#deliberate.has(conn)
+    ) {
+      const address = this.#dialAddress.get(conn) ||
+        this.#registry.getPeer(conn.peerId)?.address || "";
+      if (address !== "") {
+        this.#scheduleReconnect(
+          { address, id: conn.peerId, publicKey: conn.peer.publicKey },
+          0,
+        );
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- dialling
+
+  /**
+   * Dials a peer and performs the initiator handshake. Returns the existing
+   * connection when one is established; concurrent connects to the same
+   * peer share one dial. When the target has an `id` or `publicKey`, the
+   * responder must present exactly that identity.
+   *
+   * @param target Address and optional pins (a registry `Peer` fits).
+   * @param options Abort signal.
+   * @returns The established connection.
+   * @throws {TransportError} `no_identity`, `connect_failed`, `upgrade_failed`
+   * (`status` 503 when the peer is full), `timeout`, `handshake_rejected`,
+   * `handshake_failed`, `peer_mismatch`, `aborted` or `stopped`.
+   * @throws {RangeError} When the address is not `host:port` or a ws URL.
+   */
+  connect(
+    target: ConnectTarget,
+    options: ConnectOptions = {},
+  ): Promise<PeerConnection> {
+    if (this.#stopped) {
+      return Promise.reject(
+        new TransportError("stopped", "Cannot connect: transport stopped"),
+      );
+    }
+    let url: URL;
+    try {
+      url = this.#dialUrl(target.address);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    let pinnedId = target.id ?? "";
+    if (pinnedId === "" && target.publicKey) {
+      try {
+        pinnedId = deriveNodeId(target.publicKey);
+      } catch {
+        return Promise.reject(
+          new RangeError(
+            "Cannot connect: publicKey is not a valid base64 X25519 key",
+          ),
+        );
+      }
+    }
+    if (pinnedId !== "") {
+      const ex = this.#established.get(pinnedId);
+      if (ex !== undefined && ex.state === "established") {
+        return Promise.resolve(ex);
+      }
+    }
+    const dialKey = pinnedId !== "" ? pinnedId : "addr:" + url.href;
+    const inflight = this.#dialing.get(dialKey);
+    if (inflight !== undefined) return inflight;
+    const p = this.#dial(url, target, options).finally(() => {
+      if (this.#dialing.get(dialKey) === p) this.#dialing.delete(dialKey);
+    });
+    this.#dialing.set(dialKey, p);
+    return p;
+  }
+
+  #dialUrl(address: string): URL {
+    if (typeof address !== "string" || address === "") {
+      throw new RangeError("Cannot connect: peer address is empty");
+    }
+    if (/^wss?:\/\//i.test(address)) {
+      const u = new URL(address);
+      if (u.pathname === "/" || u.pathname === "") {
+        u.pathname = this.#config.wsPath;
+      }
+      return u;
+    }
+    const { port } = parseListenAddr(address);
+    if (port === 0) {
+      throw new RangeError(`Cannot connect: address ${address} has no port`);
+    }
+    const scheme = this.#config.tlsCertPath !== "" ? "wss" : "ws";
+    return new URL(`${scheme}://${address}${this.#config.wsPath}`);
+  }
+
+  async #dial(
+    url: URL,
+    target: ConnectTarget,
+    options: ConnectOptions,
+  ): Promise<Connection> {
+    const identity = this.#node.getIdentity();
+    if (identity === undefined) {
+      throw new TransportError(
+        "no_identity",
+        "Cannot connect: node identity not initialized",
+      );
+    }
+    const c = this.#config;
+    const dialCtrl = new AbortController();
+    const dialTimer = setTimeout(
+      () => dialCtrl.abort(new TransportError("timeout", "dial timeout")),
+      c.dialTimeout,
+    );
+    const signals = [this.#stopCtrl.signal, dialCtrl.signal];
+    if (options.signal) signals.push(options.signal);
+    let sock: FrameSocket;
+    try {
+      sock = await dialWebSocket(url, {
+        maxMessageSize: c.maxMessageSize,
+        signal: AbortSignal.any(signals),
+        ...(c.tlsCaCerts.length > 0 ? { caCerts: [...c.tlsCaCerts] } : {}),
+      });
+    } catch (err) {
+      clearTimeout(dialTimer);
+      const e = err as TransportError;
+      const code = options.signal?.aborted
+        ? "aborted"
+        : this.#stopped
+        ? "stopped"
+        : e.code ?? "connect_failed";
+      throw new TransportError(
+        code,
+        `Cannot connect to peer at ${target.address}: ${e.message}`,
+        e.status !== undefined
+          ? { cause: err, status: e.status }
+          : { cause: err },
+      );
+    }
+    clearTimeout(dialTimer);
+    try {
+      const challenge = this.#challenge();
+      const hs = createHandshake(identity, {
+        to: target.id ?? "",
+        challenge,
+        now: this.#now(),
+      });
+      const handshakeSignals = [this.#stopCtrl.signal];
+      if (options.signal) handshakeSignals.push(options.signal);
+      const reading = readFirst(
+        sock,
+        c.handshakeTimeout,
+        AbortSignal.any(handshakeSignals),
+      );
+      sock.sendText(encodeMessage(hs));
+      const { first, backlog } = await reading;
+      const ackCtx: Parameters<typeof verifyHandshakeAck>[1] = {
+        challenge,
+        deriveSecret: (k) => this.#node.deriveSharedSecret(k),
+      };
+      if (target.publicKey) ackCtx.expectedPublicKey = target.publicKey;
+      if (target.id) ackCtx.expectedId = target.id;
+      const { peer, secret } = verifyHandshakeAck(first, ackCtx);
+      if (this.#stopped) {
+        secret.fill(0);
+        throw new TransportError(
+          "stopped",
+          "Cannot connect: transport stopped",
+        );
+      }
+      const key = SmsgKey.fromPassword(secretToPassword(secret));
+      secret.fill(0);
+      const conn = new Connection({
+        socket: sock,
+        peer,
+        direction: "outbound",
+        key,
+        host: this.#host,
+        state: "established",
+      });
+      this.#dialAddress.set(conn, target.address);
+      this.#all.add(conn);
+      const holder = this.#establish(conn);
+      this.#log.debug("connected to peer", {
+        peer_id: peer.id,
+        address: target.address,
+      });
+      conn.start(backlog);
+      return holder;
+    } catch (err) {
+      sock.close(1006);
+      await sock.done;
+      if (err instanceof TransportError) {
+        throw new TransportError(
+          err.code,
+          `Cannot connect to peer at ${target.address}: ${err.message}`,
+          { cause: err },
+        );
+      }
+      throw new TransportError(
+        "handshake_failed",
+        `Cannot connect to peer at ${target.address}: handshake failed`,
+        { cause: err },
+      );
+    }
+  }
+
+  #scheduleReconnect(target: Required<ConnectTarget>, attempt: number): void {
+    const id = target.id;
+    if (this.#reconnects.has(id) || this.#stopped) return;
+    const c = this.#config;
+    const base = Math.min(
+      c.reconnectInitialDelay * 2 ** attempt,
+      c.reconnectMaxDelay,
+    );
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    this.#log.debug("scheduling reconnection", {
+      peer_id: id,
+      attempt,
+      delay_ms: delay,
+    });
+    const timer = setTimeout(() => {
+      this.#reconnects.delete(id);
+      if (this.#stopped || this.#established.has(id)) return;
+      this.connect(target).then(
+        () => this.#log.info("reconnected to peer", { peer_id: id }),
+        (err) => {
+          const next = attempt + 1;
+          if (c.reconnectMaxAttempts !== 0 && next >= c.reconnectMaxAttempts) {
+            this.#log.warn("giving up reconnecting to peer", {
+              peer_id: id,
+              attempts: next,
+              error: err instanceof Error ? err.message : String(err),
+            });
+            return;
+          }
+          if (!this.#established.has(id)) this.#scheduleReconnect(target, next);
+        },
+      );
+    }, delay);
+    this.#reconnects.set(id, timer);
+  }
+
+  #cancelReconnect(peerId: string): void {
+    const t = this.#reconnects.get(peerId);
+    if (t !== undefined) {
+      clearTimeout(t);
+      this.#reconnects.delete(peerId);
+    }
+  }
+}
