@@ -1,6 +1,6 @@
 /**
  * A strict parser of the Prometheus text exposition format (0.0.4), for
- * checking what nodes serve on `/metrics` (copied from node/metrics_test.ts).
+ * checking what nodes serve on `/metrics`.
  *
  * @module
  */
