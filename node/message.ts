@@ -840,8 +840,28 @@ function quote(s: string): string {
 function writeJson(value: JsonValue): string {
   const fast = JSON.stringify(value);
   if (fast === undefined) return "null";
+  // JSON.stringify writes NaN and ±Infinity as null; Go refuses them. Only
+  // output that contains a null can hide one, so only then walk the value.
+  if (fast.includes("null")) assertFiniteNumbers(value);
   if (!differsFromGo(fast)) return fast;
   return writeSlow(value);
+}
+
+function assertFiniteNumbers(value: unknown, depth = 0): void {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) {
+      throw new RangeError(
+        `Cannot encode message: unsupported number ${value} in the payload`,
+      );
+    }
+    return;
+  }
+  if (value === null || typeof value !== "object" || depth > 1000) return;
+  if (Array.isArray(value)) {
+    for (const v of value) assertFiniteNumbers(v, depth + 1);
+    return;
+  }
+  for (const v of Object.values(value)) assertFiniteNumbers(v, depth + 1);
 }
 
 function writeSlow(value: JsonValue): string {
@@ -850,6 +870,13 @@ function writeSlow(value: JsonValue): string {
     case "string":
       return goQuote(value, false);
     case "number":
+      if (!Number.isFinite(value)) {
+        // Go: "json: unsupported value: NaN"; never write null in its place.
+        throw new RangeError(
+          `Cannot encode message: unsupported number ${value} in the payload`,
+        );
+      }
+      return JSON.stringify(value);
     case "boolean":
       return JSON.stringify(value);
   }
