@@ -33,8 +33,9 @@ as Go nodes expect); --bundle sends one made with "lthn-p2p bundle create".
                          <data dir>/miners/<name> (name it after the miner type)
   --bundle <file>        a ready bundle JSON
   --name <name>          bundle name (default: the profile's "id", else the file name)
-  --max-frame <bytes>    the worker's frame limit (default: this node's, 1 MiB;
-                         Go workers accept 1 MiB, so bundles above ~760 KiB fail)
+  --max-frame <bytes>    the worker's frame limit (default: what the worker
+                         advertised on connecting, 16 MiB for ours; 1 MiB for Go
+                         workers, which cannot take bundles above ~760 KiB)
 ${CLIENT_HELP}`;
 
 const OPTIONS = {

@@ -88,6 +88,23 @@ export interface ControllerTransport {
    * @returns The connections.
    */
   connections?(): Iterable<PeerConnection>;
+  /**
+   * Sends a request and resolves with the reply from that peer, matched on
+   * the read path (a `Transport` has it). When present, the controller uses
+   * it, so replies never wait behind message handlers (on a dual node, a
+   * slow worker handler on the same connection); without it, replies are
+   * taken from `onMessage`.
+   *
+   * @param peerId The peer asked.
+   * @param message The request.
+   * @param options Timeout (milliseconds) and signal.
+   * @returns The reply.
+   */
+  request?(
+    peerId: string,
+    message: Message,
+    options: { timeout?: number; signal?: AbortSignal },
+  ): Promise<Message>;
 }
 
 /** The parts of a peer registry the controller uses. */
@@ -177,9 +194,11 @@ export interface GetRemoteLogsOptions extends ControllerRequestOptions {
 /** Options of {@linkcode Controller.deployBundle}. */
 export interface DeployOptions extends ControllerRequestOptions {
   /**
-   * The receiving node's frame limit, checked before sending. Go workers
-   * accept at most 1 048 576 bytes per frame, so bundles above roughly
-   * 760 KiB cannot reach them; pass `1_048_576` when deploying to Go.
+   * The receiving node's frame limit, checked before sending. Default: the
+   * connection's `peerMaxMessageSize` — what the peer advertised in the
+   * WebSocket upgrade, or 1 MiB (Go's default) for peers that advertise
+   * nothing, such as Go workers; there, bundles above roughly 760 KiB are
+   * refused with `frame_too_large` before anything is sent.
    */
   peerMaxMessageSize?: number;
 }
@@ -303,6 +322,9 @@ export function deployFrameSize(bundle: Bundle): number {
  *
  * Each request gets a fresh message ID; the reply whose `replyTo` is that
  * ID, arriving **from the peer that was asked**, settles it exactly once.
+ * With a `Transport` (anything with `request`), replies are matched on the
+ * transport's read path, so on a dual node a slow worker handler on the
+ * same connection (a big deploy) does not delay them.
  * A reply after the timeout, a reply from another peer and a reply to an
  * unknown ID are dropped (debug log). When the connection closes while a
  * request waits, it fails at once with `disconnected` instead of waiting
@@ -587,9 +609,12 @@ export class Controller {
         }),
       );
     };
+    // Cancels the transport's wait once this request settled another way.
+    const cancel = this.#transport.request ? new AbortController() : undefined;
     const done = () => {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
+      cancel?.abort();
     };
     const entry: Pending = {
       peerId: conn.peerId,
@@ -616,7 +641,7 @@ export class Controller {
       );
     }, timeoutMs);
     signal?.addEventListener("abort", onAbort, { once: true });
-    conn.send(message, signal ? { signal } : {}).catch((err) => {
+    const sendFailed = (err: unknown) => {
       if (this.#pending.get(message.id) !== entry) return;
       this.#pending.delete(message.id);
       entry.reject(
@@ -626,7 +651,54 @@ export class Controller {
           { cause: err },
         ),
       );
-    });
+    };
+    if (cancel !== undefined) {
+      this.#transport.request!(conn.peerId, message, {
+        // Ours fires first and keeps Go's message; this one only cleans up.
+        timeout: timeoutMs + 1_000,
+        signal: cancel.signal,
+      }).then((reply) => {
+        if (this.#pending.get(message.id) !== entry) return;
+        this.#pending.delete(message.id);
+        entry.resolve(reply);
+      }, (err) => {
+        if (this.#pending.get(message.id) !== entry) return;
+        const code = (err as { code?: unknown })?.code;
+        if (
+          code === "connection_closed" || code === "not_connected" ||
+          code === "stopped"
+        ) {
+          this.#pending.delete(message.id);
+          entry.reject(
+            new ControllerError(
+              "disconnected",
+              `Controller.sendRequest: peer ${conn.peerId} disconnected before replying`,
+              { cause: err },
+            ),
+          );
+        } else if (code === "timeout") {
+          this.#pending.delete(message.id);
+          entry.reject(
+            new ControllerError(
+              "timeout",
+              "Controller.sendRequest: request timeout",
+              { cause: err },
+            ),
+          );
+        } else if (code === "queue_full") {
+          this.#pending.delete(message.id);
+          entry.reject(
+            new ControllerError(
+              "queue_full",
+              "Controller.sendRequest: too many pending requests",
+              { cause: err },
+            ),
+          );
+        } else sendFailed(err);
+      });
+    } else {
+      conn.send(message, signal ? { signal } : {}).catch(sendFailed);
+    }
     if (conn.state === "closed") {
       // Closed between lookup and registration: fail now rather than at the timeout.
       queueMicrotask(() => {
@@ -911,8 +983,9 @@ export class Controller {
    * @param bundle The bundle (`profile`, `miner` or `full`).
    * @param options Receiver's frame limit, timeout and signal.
    * @returns The worker's acknowledgement (`success: true`).
-   * @throws {ControllerError} `frame_too_large` (before sending),
-   * `deploy_failed` when the worker acknowledged a failure; see
+   * @throws {ControllerError} `frame_too_large` (before sending: above
+   * `options.peerMaxMessageSize`, by default the limit the connection
+   * learned from the peer), `deploy_failed` when the worker acknowledged a failure; see
    * {@linkcode Controller.sendRequest}.
    * @throws {ProtocolError} When the worker answers with an error (bad
    * checksum, wrong password, unsafe name…).
@@ -922,7 +995,18 @@ export class Controller {
     bundle: Bundle,
     options: DeployOptions = {},
   ): Promise<DeployAckPayload> {
-    const limit = options.peerMaxMessageSize;
+    if (this.#closed) {
+      throw new ControllerError(
+        "closed",
+        "Controller.sendRequest: controller closed",
+      );
+    }
+    this.#ownId();
+    const conn = await this.#ensureConnection(
+      peerId,
+      "Controller.DeployBundle",
+    );
+    const limit = options.peerMaxMessageSize ?? conn.peerMaxMessageSize;
     if (limit !== undefined) {
       const size = deployFrameSize(bundle);
       if (size > limit) {

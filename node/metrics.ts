@@ -41,7 +41,19 @@ function checkName(name: string): void {
   }
 }
 
-/** A monotonically increasing counter, optionally split by labels. */
+/** One series of a metric read at render time. */
+export interface Sample {
+  /** The series labels (none for a single series). */
+  labels?: Labels;
+  /** The value. */
+  value: number;
+}
+
+/**
+ * A monotonically increasing counter, optionally split by labels. A counter
+ * built with a `collect` callback reads its series from it at render time
+ * (for counts kept elsewhere, such as the transport's).
+ */
 export class Counter {
   /** The metric name. */
   readonly name: string;
@@ -49,6 +61,7 @@ export class Counter {
   readonly help: string;
   readonly #values = new Map<string, number>();
   readonly #maxSeries: number;
+  readonly #collect: (() => Iterable<Sample>) | undefined;
 
   /**
    * Creates a counter (use {@linkcode MetricsRegistry.counter}).
@@ -56,12 +69,30 @@ export class Counter {
    * @param name The metric name.
    * @param help The help text.
    * @param maxSeries The cap on distinct label sets.
+   * @param collect Optional callback that supplies every series at render time.
    */
-  constructor(name: string, help: string, maxSeries = 1000) {
+  constructor(
+    name: string,
+    help: string,
+    maxSeries = 1000,
+    collect?: () => Iterable<Sample>,
+  ) {
     checkName(name);
     this.name = name;
     this.help = help;
     this.#maxSeries = maxSeries;
+    this.#collect = collect;
+  }
+
+  #series(): Map<string, number> {
+    if (this.#collect === undefined) return this.#values;
+    const out = new Map<string, number>();
+    let n = 0;
+    for (const s of this.#collect()) {
+      if (++n > this.#maxSeries) break;
+      out.set(labelKey(s.labels), s.value);
+    }
+    return out;
   }
 
   /**
@@ -85,7 +116,7 @@ export class Counter {
    * @returns The value (0 when never incremented).
    */
   get(labels?: Labels): number {
-    return this.#values.get(labelKey(labels)) ?? 0;
+    return this.#series().get(labelKey(labels)) ?? 0;
   }
 
   /**
@@ -97,8 +128,14 @@ export class Counter {
     let out = `# HELP ${this.name} ${
       escapeHelp(this.help)
     }\n# TYPE ${this.name} counter\n`;
-    if (this.#values.size === 0) out += `${this.name} 0\n`;
-    for (const [k, v] of this.#values) {
+    let series: Map<string, number>;
+    try {
+      series = this.#series();
+    } catch {
+      series = new Map([["", NaN]]);
+    }
+    if (series.size === 0) out += `${this.name} 0\n`;
+    for (const [k, v] of series) {
       out += `${this.name}${k} ${formatValue(v)}\n`;
     }
     return out;
@@ -316,11 +353,21 @@ export class MetricsRegistry {
    *
    * @param name The metric name.
    * @param help The help text.
+   * @param collect Optional callback that supplies every series at render
+   * time (the counter's own `inc` is then unused).
    * @returns The counter.
    * @throws {RangeError} For an invalid name or a name taken by another kind.
    */
-  counter(name: string, help: string): Counter {
-    return this.#register(name, () => new Counter(name, help), Counter);
+  counter(
+    name: string,
+    help: string,
+    collect?: () => Iterable<Sample>,
+  ): Counter {
+    return this.#register(
+      name,
+      () => new Counter(name, help, 1000, collect),
+      Counter,
+    );
   }
 
   /**

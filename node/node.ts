@@ -10,7 +10,7 @@
 import { hostname } from "node:os";
 import { basename, join } from "node:path";
 import { getGlobalLogger } from "../logging/global.ts";
-import { type LogFields, Logger, type LogLevel } from "../logging/logger.ts";
+import type { Logger } from "../logging/logger.ts";
 import {
   type Bundle,
   createMinerBundle,
@@ -20,12 +20,7 @@ import {
 } from "./bundle.ts";
 import { defaultPaths } from "./_paths.ts";
 import type { CommandAuthorizer } from "./authorization.ts";
-import {
-  Controller,
-  ControllerError,
-  type ControllerTransport,
-  deployFrameSize,
-} from "./controller.ts";
+import { Controller, ControllerError, deployFrameSize } from "./controller.ts";
 import {
   ControlApiError,
   controlFilePath,
@@ -39,18 +34,22 @@ import { NodeManager, safeNodeName } from "./identity_store.ts";
 import type { MinerManager, ProfileManager } from "./managers/miner_manager.ts";
 import { ProcessMinerManager } from "./managers/process_miner.ts";
 import { FileProfileManager } from "./managers/profile_manager.ts";
+import type { JsonValue, StatsPayload } from "./message.ts";
 import {
-  type JsonValue,
-  type Message,
-  MESSAGE_TYPES,
-  type StatsPayload,
-} from "./message.ts";
-import { METRICS_CONTENT_TYPE, MetricsRegistry } from "./metrics.ts";
+  METRICS_CONTENT_TYPE,
+  MetricsRegistry,
+  type Sample,
+} from "./metrics.ts";
 import type { AuthMode, Peer } from "./peer.ts";
 import { PeerRegistry, type PeerRegistryOptions } from "./peer_registry.ts";
 import type { TransportConfig } from "./transport/config.ts";
 import type { PeerConnection } from "./transport/connection.ts";
 import { TransportError } from "./transport/errors.ts";
+import {
+  DROP_REASONS,
+  INBOUND_HANDSHAKE_FAILURES,
+  OUTBOUND_HANDSHAKE_FAILURES,
+} from "./transport/stats.ts";
 import { Transport } from "./transport/transport.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
 
@@ -206,70 +205,8 @@ export interface NodeDeployRequest {
   miner?: { fileName: string; data: Uint8Array };
   /** A ready bundle (`bundle`), encrypted for this peer. */
   bundle?: Bundle;
-  /** Receiver's frame limit (default: ours). */
+  /** Receiver's frame limit (default: what the connection learned from the peer; 1 MiB for Go peers). */
   peerMaxMessageSize?: number;
-}
-
-const DROP_EVENTS: Record<string, string> = {
-  "peer rate limited, dropping message": "rate_limited",
-  "failed to decrypt message from peer": "decrypt_failed",
-  "message outside the timestamp window, dropping": "stale",
-  "dropping duplicate message": "duplicate",
-  "handler queue full, dropping message": "queue_full",
-};
-
-const HANDSHAKE_EVENTS: Record<string, string> = {
-  "closing inbound connection": "invalid",
-  "peer connection rejected: incompatible protocol version": "version",
-  "peer connection rejected: not in allowlist": "not_allowed",
-  "inbound handshake failed": "error",
-};
-
-/**
- * A logger that reports every event to an observer (whatever the level)
- * and writes through a base logger. The transport has no metrics hook, so
- * drops and handshake failures are counted from its log events.
- */
-class ObservingLogger extends Logger {
-  readonly #base: Logger;
-  readonly #observe: (message: string, fields: LogFields[]) => void;
-
-  constructor(
-    base: Logger,
-    observe: (message: string, fields: LogFields[]) => void,
-  ) {
-    super({ component: base.component });
-    this.#base = base;
-    this.#observe = observe;
-  }
-
-  override log(level: LogLevel, message: string, fields: LogFields[] = []) {
-    try {
-      this.#observe(message, fields);
-    } catch {
-      // Metrics must never break logging.
-    }
-    this.#base.log(level, message, fields);
-  }
-
-  override enabled(): boolean {
-    return true;
-  }
-
-  override getLevel(): LogLevel {
-    return this.#base.getLevel();
-  }
-
-  override setLevel(level: LogLevel): void {
-    this.#base.setLevel(level);
-  }
-
-  override withComponent(component: string): Logger {
-    return new ObservingLogger(
-      this.#base.withComponent(component),
-      this.#observe,
-    );
-  }
 }
 
 function iso(ms: number): string {
@@ -321,8 +258,11 @@ function num(body: Record<string, unknown>, key: string): number | undefined {
  * A running node: identity, registry, transport, controller, worker,
  * managers, metrics and the local control API.
  *
- * Metrics (Prometheus names): `p2p_connections`, `p2p_peers`,
- * `p2p_messages_total{direction,type}`, `p2p_drops_total{reason}`,
+ * Metrics (Prometheus names), exact counts from the transport's counters:
+ * `p2p_connections` (open now), `p2p_connections_opened_total`,
+ * `p2p_connections_closed_total`, `p2p_peers`,
+ * `p2p_messages_total{direction,type}`, `p2p_frames_total{direction}`,
+ * `p2p_bytes_total{direction}`, `p2p_drops_total{reason}`,
  * `p2p_handshake_failures_total{direction,reason}`,
  * `p2p_request_duration_seconds{op}` and `p2p_start_time_seconds`.
  *
@@ -377,12 +317,7 @@ export class Node {
   readonly #log: Logger;
   readonly #controlOptions: false | { port?: number; file?: string };
   readonly #ownsMiners: boolean;
-  readonly #wrapped = new WeakMap<PeerConnection, PeerConnection>();
-  readonly #messages;
-  readonly #drops;
-  readonly #handshakes;
   readonly #latency;
-  readonly #unsubscribe: (() => void)[] = [];
   #control: ControlServer | undefined;
   #startedAt = 0;
   #state: "new" | "running" | "stopping" | "stopped" = "new";
@@ -404,70 +339,110 @@ export class Node {
     this.role = parts.role;
     this.#log = parts.log;
     this.#controlOptions = options.control ?? {};
-    const m = this.metrics = options.metrics ?? new MetricsRegistry();
-    this.#messages = m.counter(
-      "p2p_messages_total",
-      "Messages handled by this node, by direction and type",
-    );
-    this.#drops = m.counter(
-      "p2p_drops_total",
-      "Inbound frames dropped, by reason (rate_limited is counted at most once per second per peer)",
-    );
-    this.#handshakes = m.counter(
-      "p2p_handshake_failures_total",
-      "Failed handshakes, by direction and reason",
-    );
-    this.#latency = m.histogram(
-      "p2p_request_duration_seconds",
-      "Latency of requests this node sent to peers, by operation",
-    );
-
-    const observe = (message: string, fields: LogFields[]) => {
-      const drop = DROP_EVENTS[message];
-      if (drop) this.#drops.inc({ reason: drop });
-      const hs = HANDSHAKE_EVENTS[message];
-      if (hs) this.#handshakes.inc({ direction: "inbound", reason: hs });
-      void fields;
-    };
-    const transportLog = new ObservingLogger(
-      parts.log.child("transport"),
-      observe,
-    );
     this.transport = new Transport({
       node: parts.identity,
       registry: parts.registry,
       config: options.transport ?? {},
-      logger: transportLog,
+      logger: parts.log.child("transport"),
     });
-
+    const stats = () => this.transport.stats();
+    const m = this.metrics = options.metrics ?? new MetricsRegistry();
     m.gauge(
       "p2p_connections",
       "Open peer connections",
       () => this.transport.connections().length,
     );
+    m.counter(
+      "p2p_connections_opened_total",
+      "Connections whose handshake completed",
+      () => [{ value: stats().connectionsOpened }],
+    );
+    m.counter(
+      "p2p_connections_closed_total",
+      "Connections closed after their handshake",
+      () => [{ value: stats().connectionsClosed }],
+    );
     m.gauge("p2p_peers", "Peers in the registry", () => this.registry.count);
+    m.counter(
+      "p2p_messages_total",
+      "Messages accepted (in) and sent (out) on connections, by type",
+      () => {
+        const st = stats();
+        const out: Sample[] = [];
+        for (
+          const [direction, byType] of [
+            ["in", st.messagesInByType],
+            ["out", st.messagesOutByType],
+          ] as const
+        ) {
+          for (const [type, value] of Object.entries(byType)) {
+            if (value > 0) out.push({ labels: { direction, type }, value });
+          }
+        }
+        return out;
+      },
+    );
+    m.counter(
+      "p2p_frames_total",
+      "WebSocket frames received (dropped ones included) and written on connections",
+      () => {
+        const st = stats();
+        return [
+          { labels: { direction: "in" }, value: st.framesIn },
+          { labels: { direction: "out" }, value: st.framesOut },
+        ];
+      },
+    );
+    m.counter(
+      "p2p_bytes_total",
+      "Bytes of the frames in p2p_frames_total",
+      () => {
+        const st = stats();
+        return [
+          { labels: { direction: "in" }, value: st.bytesIn },
+          { labels: { direction: "out" }, value: st.bytesOut },
+        ];
+      },
+    );
+    m.counter(
+      "p2p_drops_total",
+      "Inbound frames dropped after the handshake, by reason",
+      () => {
+        const d = stats().drops;
+        return DROP_REASONS.map((reason) => ({
+          labels: { reason },
+          value: d[reason],
+        }));
+      },
+    );
+    m.counter(
+      "p2p_handshake_failures_total",
+      "Failed handshakes (and refused upgrades and dials), by direction and reason",
+      () => {
+        const h = stats().handshakeFailures;
+        return [
+          ...INBOUND_HANDSHAKE_FAILURES.map((reason) => ({
+            labels: { direction: "inbound", reason },
+            value: h.inbound[reason] ?? 0,
+          })),
+          ...OUTBOUND_HANDSHAKE_FAILURES.map((reason) => ({
+            labels: { direction: "outbound", reason },
+            value: h.outbound[reason] ?? 0,
+          })),
+        ];
+      },
+    );
+    this.#latency = m.histogram(
+      "p2p_request_duration_seconds",
+      "Latency of requests this node sent to peers, by operation",
+    );
     m.gauge(
       "p2p_start_time_seconds",
       "When the node started (Unix seconds)",
       () => this.#startedAt / 1000,
     );
 
-    // Count every accepted inbound message (replies included).
-    this.#unsubscribe.push(this.transport.onMessage((_c, msg) => {
-      this.#countMessage("in", msg);
-    }));
-
-    const metered: ControllerTransport = {
-      onMessage: (h) =>
-        this.transport.onMessage((c, msg) => h(this.#wrap(c), msg)),
-      getConnection: (id) => {
-        const c = this.transport.getConnection(id);
-        return c ? this.#wrap(c) : undefined;
-      },
-      connect: async (peer) => this.#wrap(await this.#connect(peer)),
-      connections: () => this.transport.connections().map((c) => this.#wrap(c)),
-    };
-    this.controller = new Controller(parts.identity, metered, {
+    this.controller = new Controller(parts.identity, this.transport, {
       registry: parts.registry,
       logger: parts.log.child("node:controller"),
     });
@@ -493,7 +468,7 @@ export class Node {
       if (this.profileManager) wopts.profileManager = this.profileManager;
       if (options.authorize) wopts.authorize = options.authorize;
       this.worker = new Worker(parts.identity, wopts);
-      this.worker.register({ onMessage: metered.onMessage });
+      this.worker.register(this.transport);
     }
   }
 
@@ -635,7 +610,6 @@ export class Node {
     this.worker?.close();
     this.controller.close();
     await step(() => this.transport.stop());
-    for (const off of this.#unsubscribe) off();
     if (this.#ownsMiners && this.minerManager instanceof ProcessMinerManager) {
       await step(() => (this.minerManager as ProcessMinerManager).close());
     }
@@ -652,45 +626,10 @@ export class Node {
 
   // ------------------------------------------------------------ metering
 
-  #countMessage(direction: "in" | "out", msg: Message): void {
-    const type = (MESSAGE_TYPES as readonly string[]).includes(msg.type)
-      ? msg.type
-      : "other";
-    this.#messages.inc({ direction, type });
-  }
-
-  #wrap(conn: PeerConnection): PeerConnection {
-    let w = this.#wrapped.get(conn);
-    if (w) return w;
-    const send: PeerConnection["send"] = async (msg, opts) => {
-      await conn.send(msg, opts);
-      this.#countMessage("out", msg);
-    };
-    w = new Proxy(conn, {
-      get(target, prop) {
-        if (prop === "send") return send;
-        const v = Reflect.get(target, prop);
-        return typeof v === "function" ? v.bind(target) : v;
-      },
-    });
-    this.#wrapped.set(conn, w);
-    return w;
-  }
-
-  async #connect(target: { address: string; id?: string; publicKey?: string }) {
-    try {
-      return await this.transport.connect(target);
-    } catch (err) {
-      if (
-        err instanceof TransportError &&
-        ["handshake_failed", "handshake_rejected", "peer_mismatch"].includes(
-          err.code,
-        )
-      ) {
-        this.#handshakes.inc({ direction: "outbound", reason: err.code });
-      }
-      throw err;
-    }
+  async #connect(
+    target: { address: string; id?: string; publicKey?: string },
+  ): Promise<PeerConnection> {
+    return await this.transport.connect(target);
   }
 
   async #timed<T>(op: string, f: () => Promise<T>): Promise<T> {
@@ -883,8 +822,9 @@ export class Node {
       "deploy",
       () =>
         this.controller.deployBundle(id, bundle, {
-          peerMaxMessageSize: request.peerMaxMessageSize ??
-            this.transport.config.maxMessageSize,
+          ...(request.peerMaxMessageSize !== undefined
+            ? { peerMaxMessageSize: request.peerMaxMessageSize }
+            : {}),
           ...(signal ? { signal } : {}),
         }),
     );
@@ -901,35 +841,17 @@ export class Node {
    * @returns The status.
    */
   async status(): Promise<NodeStatus> {
-    const drops: Record<string, number> = {};
-    for (const reason of new Set(Object.values(DROP_EVENTS))) {
-      drops[reason] = this.#drops.get({ reason });
-    }
-    let messagesIn = 0;
-    let messagesOut = 0;
-    for (const type of [...MESSAGE_TYPES, "other"]) {
-      messagesIn += this.#messages.get({ direction: "in", type });
-      messagesOut += this.#messages.get({ direction: "out", type });
-    }
+    const st = this.transport.stats();
     let handshakeFailures = 0;
-    for (const reason of Object.values(HANDSHAKE_EVENTS)) {
-      handshakeFailures += this.#handshakes.get({
-        direction: "inbound",
-        reason,
-      });
+    for (const n of Object.values(st.handshakeFailures.inbound)) {
+      handshakeFailures += n;
     }
-    for (
-      const reason of [
-        "handshake_failed",
-        "handshake_rejected",
-        "peer_mismatch",
-      ]
-    ) {
-      handshakeFailures += this.#handshakes.get({
-        direction: "outbound",
-        reason,
-      });
+    for (const n of Object.values(st.handshakeFailures.outbound)) {
+      handshakeFailures += n;
     }
+    const drops: Record<string, number> = { ...st.drops };
+    const messagesIn = st.messagesIn;
+    const messagesOut = st.messagesOut;
     const miners = [];
     for (const m of (await this.minerManager?.listMiners()) ?? []) {
       miners.push({ name: m.getName(), type: m.getType() });

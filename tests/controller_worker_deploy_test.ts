@@ -1,7 +1,8 @@
 /**
- * Deploy size limits (node.md §13 item 15): large bundles between nodes
- * that raised their frame limit, and the errors a default (Go-sized) limit
- * gives.
+ * Deploy size limits (node.md §13 item 15): large bundles between our nodes
+ * (16 MiB frames by default, advertised in the upgrade), refusals before
+ * sending for peers that advertise nothing (Go, assumed 1 MiB), and what a
+ * Go-sized receiver does when a sender ignores its limit.
  */
 
 import assert from "node:assert/strict";
@@ -11,21 +12,27 @@ import {
   ControllerError,
   deployFrameSize,
 } from "../node/controller.ts";
+import type { TransportConfig } from "../node/transport/config.ts";
 import { Worker } from "../node/worker.ts";
 import { quietLogger, registerPeer, startNode } from "./fixtures/_nodes.ts";
 
 const GO_LIMIT = 1_048_576;
 
 async function withPair(
-  ctlLimit: number,
-  workerLimit: number,
-  fn: (c: Controller, workerId: string, dataDir: string) => Promise<void>,
+  ctlConfig: Partial<TransportConfig>,
+  workerConfig: Partial<TransportConfig>,
+  fn: (
+    c: Controller,
+    workerId: string,
+    dataDir: string,
+    worker: Awaited<ReturnType<typeof startNode>>,
+  ) => Promise<void>,
 ): Promise<void> {
   const ctl = await startNode("controller", "controller", {
-    config: { maxMessageSize: ctlLimit },
+    config: ctlConfig,
   });
   const wn = await startNode("worker", "worker", {
-    config: { maxMessageSize: workerLimit },
+    config: workerConfig,
   });
   const controller = new Controller(ctl.node, ctl.transport, {
     registry: ctl.registry,
@@ -38,7 +45,7 @@ async function withPair(
   worker.register(wn.transport);
   try {
     registerPeer(ctl, wn);
-    await fn(controller, wn.id, wn.dir);
+    await fn(controller, wn.id, wn.dir, wn);
   } finally {
     worker.close();
     controller.close();
@@ -56,8 +63,71 @@ async function bigMiner(dir: string, bytes: number): Promise<string> {
   return path;
 }
 
+Deno.test("deploy: a 6 MiB miner bundle between two nodes with default settings", async () => {
+  await withPair({}, {}, async (c, id, dataDir, wn) => {
+    const src = await bigMiner(
+      await Deno.makeTempDir({ dir: dataDir }),
+      6 << 20,
+    );
+    const b = await createMinerBundle(src, null, "six", c.bundlePassword(id));
+    assert.ok(deployFrameSize(b) > 8 << 20);
+    assert.deepEqual(await c.deployBundle(id, b), {
+      success: true,
+      name: "six",
+    });
+    const installed = `${dataDir}/miners/six/bigminer`;
+    assert.deepEqual(await Deno.readFile(installed), await Deno.readFile(src));
+    assert.equal(wn.transport.stats().messagesInByType.deploy, 1);
+  });
+});
+
+Deno.test("deploy: a peer that advertises no frame limit (a Go worker) is refused before sending", async () => {
+  // advertiseMaxMessageSize: false makes the worker's upgrade identical to Go's.
+  await withPair(
+    {},
+    { advertiseMaxMessageSize: false },
+    async (c, id, dataDir, wn) => {
+      const src = await bigMiner(
+        await Deno.makeTempDir({ dir: dataDir }),
+        900 * 1024,
+      );
+      const b = await createMinerBundle(src, null, "big", c.bundlePassword(id));
+      assert.ok(deployFrameSize(b) > GO_LIMIT);
+      await assert.rejects(
+        () => c.deployBundle(id, b),
+        (e) =>
+          e instanceof ControllerError && e.code === "frame_too_large" &&
+          /above the peer's limit of 1048576/.test(e.message),
+      );
+      assert.equal(c.pendingCount, 0);
+      assert.equal(wn.transport.stats().framesIn, 0, "nothing was sent");
+      // An explicit limit above what the connection knows still cannot send it.
+      await assert.rejects(
+        () => c.deployBundle(id, b, { peerMaxMessageSize: 16 << 20 }),
+        (e) =>
+          e instanceof ControllerError && e.code === "send_failed" &&
+          /exceeds the limit of 1048576/.test(e.message),
+      );
+      // A bundle that fits goes through.
+      const small = await bigMiner(
+        await Deno.makeTempDir({ dir: dataDir }),
+        600 * 1024,
+      );
+      const sb = await createMinerBundle(
+        small,
+        null,
+        "small",
+        c.bundlePassword(id),
+      );
+      assert.equal((await c.deployBundle(id, sb)).success, true);
+    },
+  );
+});
+
 Deno.test("deploy: a 2 MiB miner bundle between nodes with a 16 MiB frame limit", async () => {
-  await withPair(16 << 20, 16 << 20, async (c, id, dataDir) => {
+  await withPair({ maxMessageSize: 16 << 20 }, {
+    maxMessageSize: 16 << 20,
+  }, async (c, id, dataDir) => {
     const src = await bigMiner(
       await Deno.makeTempDir({ dir: dataDir }),
       2 << 20,
@@ -81,7 +151,9 @@ Deno.test("deploy: a 2 MiB miner bundle between nodes with a 16 MiB frame limit"
 });
 
 Deno.test("deploy: our own frame limit refuses to send an oversized bundle", async () => {
-  await withPair(GO_LIMIT, 16 << 20, async (c, id, dataDir) => {
+  await withPair({ maxMessageSize: GO_LIMIT }, {
+    maxMessageSize: 16 << 20,
+  }, async (c, id, dataDir) => {
     const src = await bigMiner(
       await Deno.makeTempDir({ dir: dataDir }),
       900 * 1024,
@@ -98,7 +170,11 @@ Deno.test("deploy: our own frame limit refuses to send an oversized bundle", asy
 });
 
 Deno.test("deploy: a receiver with a Go-sized limit drops the connection (as a Go worker does)", async () => {
-  await withPair(16 << 20, GO_LIMIT, async (c, id, dataDir) => {
+  // The receiver advertises nothing and the sender wrongly assumes 16 MiB.
+  await withPair({ unadvertisedPeerMaxMessageSize: 16 << 20 }, {
+    maxMessageSize: GO_LIMIT,
+    advertiseMaxMessageSize: false,
+  }, async (c, id, dataDir, wn) => {
     const src = await bigMiner(
       await Deno.makeTempDir({ dir: dataDir }),
       900 * 1024,
@@ -108,6 +184,7 @@ Deno.test("deploy: a receiver with a Go-sized limit drops the connection (as a G
       () => c.deployBundle(id, b, { timeoutMs: 10_000 }),
       (e) => e instanceof ControllerError && e.code === "disconnected",
     );
+    assert.equal(wn.transport.stats().drops.too_large, 1);
     // A bundle under the limit still goes through (on a new connection).
     const small = await bigMiner(
       await Deno.makeTempDir({ dir: dataDir }),

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { MinerError } from "../node/managers/errors.ts";
 import { ProcessMinerManager } from "../node/managers/process_miner.ts";
-import { isProcessAlive, waitFor } from "./fixtures/_proc.ts";
+import { isProcessAlive, killIfAlive, waitFor } from "./fixtures/_proc.ts";
 
 const FAKE_MINER = fileURLToPath(
   new URL("./fixtures/fake_miner.ts", import.meta.url),
@@ -294,4 +294,64 @@ Deno.test("ProcessMinerManager finds the only executable and mapped executables"
     await mm.close();
     await Deno.remove(dataDir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "a SIGKILLed worker takes its miner down with it (the sh watchdog)",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const dataDir = await setup();
+    const parent = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        fileURLToPath(new URL("./fixtures/_miner_parent.ts", import.meta.url)),
+        dataDir,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    let minerPid = 0;
+    try {
+      const reader = parent.stdout.pipeThrough(new TextDecoderStream())
+        .getReader();
+      let out = "";
+      while (!out.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += value;
+      }
+      reader.releaseLock();
+      const m = /^ready (\d+)$/m.exec(out);
+      assert.ok(m, `the worker printed ${JSON.stringify(out)}`);
+      minerPid = Number(m[1]);
+      await waitFor(async () =>
+        (await Deno.readTextFile(`${dataDir}/fake.pid`).catch(() => "")) !== ""
+      );
+      assert.equal(
+        Number(await Deno.readTextFile(`${dataDir}/fake.pid`)),
+        minerPid,
+        "pid is the miner's, not the watchdog's",
+      );
+      assert.equal(isProcessAlive(minerPid), true);
+      parent.kill("SIGKILL");
+      const status = await parent.status;
+      assert.equal(status.signal, "SIGKILL");
+      const t0 = performance.now();
+      await waitFor(() => !isProcessAlive(minerPid), 2_000, 5);
+      const took = performance.now() - t0;
+      assert.ok(took < 1_000, `miner outlived its worker by ${took} ms`);
+    } finally {
+      try {
+        parent.kill("SIGKILL");
+      } catch {
+        // already dead
+      }
+      await parent.status;
+      await parent.stdout.cancel().catch(() => {});
+      if (minerPid > 0) killIfAlive(minerPid);
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  },
 });

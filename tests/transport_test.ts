@@ -415,13 +415,17 @@ Deno.test("request() resolves with the reply; send() to an unknown peer fails", 
 Deno.test("frames over maxMessageSize: refused when sending, 1009 when receiving", async () => {
   const s = new Stack();
   try {
+    // The server advertises nothing (as Go); the client assumes 1 MiB for it.
     const { transport: server } = await s.server(serverNode, {
       maxMessageSize: 4096,
+      advertiseMaxMessageSize: false,
     });
     const { transport: client } = await s.transport(clientNode, {
       maxMessageSize: 1 << 20,
+      unadvertisedPeerMaxMessageSize: 1 << 20,
     });
     const conn = await client.connect({ address: server.addr });
+    assert.equal(conn.peerMaxMessageSize, 1 << 20);
     const { transport: small } = await s.transport(otherNode, {
       maxMessageSize: 4096,
     });
@@ -441,6 +445,38 @@ Deno.test("frames over maxMessageSize: refused when sending, 1009 when receiving
     );
     const info = await conn.closed;
     assert.equal(info.code, 1009);
+    assert.equal(server.stats().drops.too_large, 1);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("advertised frame limits: each side refuses frames above the other's limit before sending", async () => {
+  const s = new Stack();
+  try {
+    const { transport: server } = await s.server(serverNode, {
+      maxMessageSize: 4096,
+    });
+    const { transport: client } = await s.transport(clientNode, {
+      maxMessageSize: 1 << 20,
+    });
+    const conn = await client.connect({ address: server.addr });
+    assert.equal(conn.peerMaxMessageSize, 4096);
+    await waitFor(() => server.connections().length === 1);
+    assert.equal(server.connections()[0]!.peerMaxMessageSize, 1 << 20);
+    const big = newMessage("blob", {
+      from: CLIENT_ID,
+      to: SERVER_ID,
+      payload: "x".repeat(8192),
+    });
+    await assert.rejects(
+      conn.send(big),
+      (e) =>
+        e instanceof TransportError && e.code === "message_too_large" &&
+        /limit of 4096/.test(e.message),
+    );
+    assert.equal(conn.state, "established");
+    assert.equal(server.stats().drops.too_large, 0);
   } finally {
     await s.close();
   }

@@ -165,7 +165,7 @@ async function encReqResp(
     });
     lat.push(performance.now() - t);
   };
-  for (let i = 0; i < 500; i++) await one(); // warm-up
+  for (let i = 0; i < 2000; i++) await one(); // warm-up (JIT, tier-up)
   lat.length = 0;
   const t0 = performance.now();
   let next = 0;
@@ -184,7 +184,9 @@ async function encReqResp(
 
 async function encStream(size: number, count: number): Promise<void> {
   const data = blob(size);
-  for (let i = 0; i < 200; i++) {
+  // Warm up both ends (JIT, WebAssembly tier-up, socket buffers) first.
+  const warm = size <= 4096 ? 3000 : 200;
+  for (let i = 0; i < warm; i++) {
     await conn.send(msg("bench_stream", { n: i, data }));
   }
   await report();

@@ -131,8 +131,11 @@ function sigma1(x: number): number {
  * zero) at 0..21, K[t] + W[t] for t = 16..21 at 22..27, and the working
  * variables a..h after rounds 0..6 at 28..35.
  */
-function computePrefix(nonce: Uint8Array, high: number): Int32Array {
-  const w = new Int32Array(36);
+function computePrefix(
+  nonce: Uint8Array,
+  high: number,
+  w: Int32Array = new Int32Array(36),
+): Int32Array {
   for (let i = 0; i < 6; i++) {
     const o = i * 4;
     w[i] = (nonce[o]! << 24) | (nonce[o + 1]! << 16) | (nonce[o + 2]! << 8) |
@@ -141,6 +144,7 @@ function computePrefix(nonce: Uint8Array, high: number): Int32Array {
   w[6] = high | 0;
   w[7] = 0;
   w[8] = 0x80000000 | 0;
+  for (let t = 9; t < 15; t++) w[t] = 0;
   w[15] = 256;
   // W16..W21 do not depend on W7.
   for (let t = 16; t < 22; t++) {
@@ -166,7 +170,14 @@ function computePrefix(nonce: Uint8Array, high: number): Int32Array {
     a = (t1 + t2) | 0;
   }
   for (let t = 16; t < 22; t++) w[t + 6] = (K[t]! + w[t]!) | 0;
-  w.set([a, b, c, d, e, f, g, h], 28);
+  w[28] = a;
+  w[29] = b;
+  w[30] = c;
+  w[31] = d;
+  w[32] = e;
+  w[33] = f;
+  w[34] = g;
+  w[35] = h;
   return w;
 }
 
@@ -951,6 +962,26 @@ export function xorKeystream(
   }
 }
 
+/**
+ * XORs the keystream into the first `length` bytes of the SIMD module's data
+ * window, in place (no copies): for callers that already work in that
+ * memory, such as the WebAssembly AEAD. Bytes past `length`, up to the next
+ * multiple of 128, are changed too.
+ *
+ * @param nonce The 24-byte nonce.
+ * @param length At most {@linkcode CHUNK_BYTES}.
+ * @throws {RangeError} Without the SIMD module or when `length` is too big.
+ */
+export function xorKeystreamInWindow(nonce: Uint8Array, length: number): void {
+  const wasm = keystreamWasm;
+  if (wasm === undefined || length > CHUNK_BYTES) {
+    throw new RangeError("Cannot XOR keystream in window");
+  }
+  if (length === 0) return;
+  computePrefix(nonce, 0, wasm.mem32);
+  wasm.xor(DATA_OFFSET, Math.ceil(length / 128), 0);
+}
+
 /** Below this many bytes the scalar code is used (call overhead). */
 const WASM_THRESHOLD = 96;
 
@@ -969,7 +1000,7 @@ function xorKeystreamWasm(
     const hi = Math.floor(firstBlock / 0x100000000);
     if (hi !== high) {
       high = hi;
-      mem32.set(computePrefix(nonce, hi), 0);
+      computePrefix(nonce, hi, mem32);
     }
     mem8.set(input.subarray(off, off + len), DATA_OFFSET);
     xor(DATA_OFFSET, Math.ceil(len / 128), firstBlock | 0);

@@ -394,6 +394,8 @@ export interface KeystreamWasm {
   readonly mem32: Int32Array;
   /** XORs `groups` 128-byte groups at `ptr` with blocks from `counter`. */
   readonly xor: (ptr: number, groups: number, counter: number) => void;
+  /** The module memory itself (the AEAD module of `_chacha_wasm.ts` shares it). */
+  readonly memory: WebAssembly.Memory;
 }
 
 function instantiate(): KeystreamWasm | undefined {
@@ -403,6 +405,7 @@ function instantiate(): KeystreamWasm | undefined {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes));
     const memory = instance.exports.memory as WebAssembly.Memory;
     return {
+      memory,
       mem8: new Uint8Array(memory.buffer),
       mem32: new Int32Array(memory.buffer),
       xor: instance.exports.xor as (p: number, g: number, c: number) => void,

@@ -14,6 +14,9 @@ const HTML_ESCAPES: Record<string, string> = {
   "\u2029": "\\u2029",
 };
 
+/** Anything `JSON.stringify` output needs changed for Go (one scan). */
+const NEEDS_WORK = /[<>&\u2028\u2029]|\\ud/;
+
 /**
  * Go `json.Marshal` string quoting (HTML escaping on), via the native
  * `JSON.stringify` where it agrees with Go: they differ only in `<`, `>`,
@@ -26,12 +29,7 @@ const HTML_ESCAPES: Record<string, string> = {
  */
 export function quoteHtml(s: string): string {
   const j = JSON.stringify(s);
+  if (!NEEDS_WORK.test(j)) return j;
   if (j.indexOf("\\ud") !== -1) return goQuote(s, true);
-  if (
-    j.indexOf("<") === -1 && j.indexOf(">") === -1 && j.indexOf("&") === -1 &&
-    j.indexOf("\u2028") === -1 && j.indexOf("\u2029") === -1
-  ) {
-    return j;
-  }
   return j.replace(/[<>&\u2028\u2029]/g, (c) => HTML_ESCAPES[c]!);
 }

@@ -161,3 +161,38 @@ Deno.test("ChaChaPolySigil validates its inputs", () => {
   assert.equal(withRoom.length, 5 + 3 + 40);
   assert.equal(sigil.open(withRoom.subarray(5)).length, 3);
 });
+
+Deno.test("ChaChaPolySigil agrees with @noble/ciphers on both sides of the WebAssembly/node:crypto switch", () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const sigil = new ChaChaPolySigil(key);
+  const sizes = [6143, 6144, 6145, 8192, 65536, 70000];
+  for (let i = 0; i < 6; i++) sizes.push(Math.floor(Math.random() * 70001));
+  for (const n of sizes) {
+    const nonce = crypto.getRandomValues(new Uint8Array(24));
+    const pt = new Uint8Array(n);
+    for (let o = 0; o < n; o += 65536) {
+      crypto.getRandomValues(pt.subarray(o, Math.min(n, o + 65536)));
+    }
+    const sealed = sigil.seal(pt, { nonce });
+    const ks = referenceKeystream(nonce, n);
+    const ref = xchacha20poly1305(key, nonce).encrypt(
+      pt.map((b, i) => b ^ ks[i]!),
+    );
+    assert.deepEqual(sealed.subarray(24), ref, `${n} bytes`);
+    assert.deepEqual(sigil.open(sealed), pt);
+    const t = sealed.slice();
+    t[24 + (n >> 1)]! ^= 1;
+    assert.throws(() => sigil.open(t), BorgError);
+  }
+});
+
+Deno.test("ChaChaPolySigil default nonces are distinct across the random pool refills", () => {
+  const sigil = new ChaChaPolySigil(new Uint8Array(32));
+  const seen = new Set<string>();
+  for (let i = 0; i < 1000; i++) {
+    const nonce = sigil.seal(new Uint8Array(1)).subarray(0, 24);
+    assert.notDeepEqual(nonce, new Uint8Array(24));
+    seen.add(nonce.join(","));
+  }
+  assert.equal(seen.size, 1000);
+});

@@ -327,7 +327,24 @@ export function smsgSealBody(
   const ts = checkTimestamp(options.timestamp ?? unixNow());
   const json = '{"body":' + quoteHtml(body) +
     (ts !== 0 ? ',"timestamp":' + ts : "") + "}";
-  return sealV1(encoder.encode(json), V1_PREFIX, key, options.nonce);
+  return sealV1(encodeScratch(json), V1_PREFIX, key, options.nonce);
+}
+
+/** Reused UTF-8 buffer for frame plaintexts (the seal copies out of it). */
+let scratch = new Uint8Array(16 * 1024);
+
+/**
+ * UTF-8 of `text` in the shared scratch buffer (`encodeInto` is far cheaper
+ * than `encode`, which allocates). Valid until the next call.
+ */
+function encodeScratch(text: string): Uint8Array {
+  const max = text.length * 3;
+  if (max > scratch.length) {
+    if (max > 4 * 1024 * 1024) return encoder.encode(text);
+    scratch = new Uint8Array(Math.max(max, scratch.length * 2));
+  }
+  const { written } = encoder.encodeInto(text, scratch);
+  return scratch.subarray(0, written);
 }
 
 function sealV1(
@@ -364,7 +381,62 @@ function sealV1(
  * ```
  */
 export function smsgOpenBody(frame: Uint8Array, key: SmsgKey): string {
-  return smsgDecrypt(frame, key).body;
+  const fixed = V1_PREFIX.length;
+  if (frame.length < fixed || !startsWithV1Prefix(frame)) {
+    return smsgDecrypt(frame, key).body;
+  }
+  // Fast path for the container go-p2p sends: the fixed v1 header, so
+  // trixDecode would yield {algorithm, version} and the payload after it.
+  const plain = openPayload(key, frame.subarray(fixed));
+  const body = fastBody(plain);
+  return body !== undefined
+    ? body
+    : parseMessage(parseJson(plain, "invalid_message")).body;
+}
+
+function startsWithV1Prefix(frame: Uint8Array): boolean {
+  const p = V1_PREFIX;
+  for (let i = 0; i < p.length; i++) if (frame[i] !== p[i]) return false;
+  return true;
+}
+
+const BODY_HEAD = '{"body":"';
+const TS_KEY = '","timestamp":';
+
+/**
+ * The body of a `{"body":"…","timestamp":N}` plaintext (the exact shape Go
+ * writes: no whitespace, N plain decimal digits of a safe integer), or
+ * undefined when the text has any other shape, so the general parser
+ * decides. Only the string literal is parsed, with `JSON.parse`, so every
+ * escape and every error is exactly as in the general path.
+ */
+function fastBody(plain: Uint8Array): string | undefined {
+  const text = decoder.decode(plain);
+  if (!text.startsWith(BODY_HEAD) || text.charCodeAt(text.length - 1) !== 125) {
+    return undefined;
+  }
+  let i = text.length - 2;
+  while (i >= 0) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    i--;
+  }
+  const digits = text.length - 2 - i;
+  if (
+    digits < 1 || digits > 15 ||
+    (digits > 1 && text.charCodeAt(i + 1) === 48)
+  ) {
+    return undefined;
+  }
+  const q = i + 1 - TS_KEY.length;
+  if (q < BODY_HEAD.length - 1 || !text.startsWith(TS_KEY, q)) return undefined;
+  // text[8 .. q] is `"…"` when it is one JSON string literal.
+  try {
+    const body: unknown = JSON.parse(text.slice(BODY_HEAD.length - 1, q + 1));
+    return typeof body === "string" ? body : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function messageToGo(message: SmsgMessage, v2Sizes?: number[]): unknown {
@@ -600,9 +672,18 @@ export function smsgDecrypt(
   const container = trixDecode(bytes, "SMSG");
   const format = stringField(container.header, "format");
   const compression = stringField(container.header, "compression");
-  let plain: Uint8Array;
+  let plain = openPayload(key, container.payload);
+  const max = options.maxDecompressedBytes ?? SMSG_MAX_DECOMPRESSED_BYTES;
+  if (compression === "gzip" || compression === "zstd") {
+    plain = decompress(plain, compression, max);
+  }
+  if (format === "v2") return parseV2(plain);
+  return parseMessage(parseJson(plain, "invalid_message"));
+}
+
+function openPayload(key: SmsgKey, payload: Uint8Array): Uint8Array {
   try {
-    plain = key.sigil.open(container.payload);
+    return key.sigil.open(payload);
   } catch (cause) {
     if (cause instanceof BorgError) {
       throw new BorgError(
@@ -613,12 +694,6 @@ export function smsgDecrypt(
     }
     throw cause;
   }
-  const max = options.maxDecompressedBytes ?? SMSG_MAX_DECOMPRESSED_BYTES;
-  if (compression === "gzip" || compression === "zstd") {
-    plain = decompress(plain, compression, max);
-  }
-  if (format === "v2") return parseV2(plain);
-  return parseMessage(parseJson(plain, "invalid_message"));
 }
 
 function parseJson(bytes: Uint8Array, code: "invalid_message"): unknown {

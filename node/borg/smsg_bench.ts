@@ -3,6 +3,7 @@ import { createCipheriv, createDecipheriv } from "node:crypto";
 import { ChaChaPolySigil } from "./sigil.ts";
 import { SmsgKey, smsgOpenBody, smsgSealBody } from "./smsg.ts";
 import { xorKeystream } from "./_keystream.ts";
+import { chachaPolyWasm } from "./_chacha_wasm.ts";
 
 const key = SmsgKey.fromPassword(
   "uL2eovqajg4HUim6Pc6Zq6eRoKv18AZYHECR5/HP94M=",
@@ -37,7 +38,7 @@ function nodeXChaCha(data: Uint8Array): Uint8Array {
 }
 
 for (
-  const [label, size] of [["1 KB", 1024], ["64 KB", 65536], [
+  const [label, size] of [["1 KB", 1024], ["4 KB", 4096], ["64 KB", 65536], [
     "1 MB",
     1048576,
   ]] as const
@@ -56,7 +57,7 @@ for (
   });
   Deno.bench({
     group,
-    name: `sigil seal+open (keystream + node:crypto) ${label}`,
+    name: `sigil seal+open (keystream + AEAD) ${label}`,
     fn() {
       sigil.open(sigil.seal(data));
     },
@@ -74,6 +75,18 @@ for (
     name: `bare XChaCha20-Poly1305 HChaCha20 + node:crypto ${label}`,
     fn() {
       nodeXChaCha(data);
+    },
+  });
+  const subkeyWords = new Uint32Array(8);
+  const iv = new Uint8Array(12);
+  const tag = new Uint8Array(16);
+  const buf = new Uint8Array(size);
+  Deno.bench({
+    group,
+    name: `bare ChaCha20-Poly1305 WebAssembly (no HChaCha20) ${label}`,
+    fn() {
+      chachaPolyWasm!.seal(subkeyWords, iv, buf, tag);
+      chachaPolyWasm!.open(subkeyWords, iv, buf, tag, buf);
     },
   });
   Deno.bench({

@@ -458,3 +458,130 @@ Deno.test("smsgEncrypt() and smsgDecrypt() round trip arbitrary messages", () =>
     { numRuns: 200 },
   );
 });
+
+/** A v1 frame (go-p2p's fixed header) around an arbitrary plaintext. */
+function v1Frame(key: SmsgKey, plain: Uint8Array): Uint8Array {
+  const header = utf8.encode(
+    '{"algorithm":"chacha20poly1305","version":"1.0"}',
+  );
+  const sealed = key.sigil.seal(plain, { headroom: 9 + header.length });
+  sealed.set(utf8.encode("SMSG"), 0);
+  sealed[4] = 2;
+  new DataView(sealed.buffer).setUint32(5, header.length, false);
+  sealed.set(header, 9);
+  return sealed;
+}
+
+/** smsgOpenBody (fast path) and the general smsgDecrypt agree, result or error code. */
+function assertSameAsGeneral(key: SmsgKey, frame: Uint8Array): void {
+  let general: { body?: string; code?: string };
+  try {
+    general = { body: smsgDecrypt(frame, key).body };
+  } catch (e) {
+    assert.ok(e instanceof BorgError);
+    general = { code: e.code };
+  }
+  let fast: { body?: string; code?: string };
+  try {
+    fast = { body: smsgOpenBody(frame, key) };
+  } catch (e) {
+    assert.ok(e instanceof BorgError, `expected BorgError, got ${e}`);
+    fast = { code: e.code };
+  }
+  assert.deepEqual(fast, general);
+}
+
+Deno.test("smsgOpenBody() fast path agrees with the general parser on near-miss shapes", () => {
+  const key = SmsgKey.fromPassword("pw");
+  const cases = [
+    '{"body":"hi","timestamp":5}',
+    '{"body":"","timestamp":5}',
+    '{"body":"a\\"b\\\\","timestamp":1700000000}',
+    '{"body":"\\u003cx\\u003e \\ud83d\\ude00 \\ud800","timestamp":0}',
+    '{"body":"hi","timestamp":05}',
+    '{"body":"hi","timestamp":-5}',
+    '{"body":"hi","timestamp":1.5}',
+    '{"body":"hi","timestamp":1e3}',
+    '{"body":"hi","timestamp":}',
+    '{"body":"hi","timestamp":123456789012345}',
+    '{"body":"hi","timestamp":1234567890123456789012}',
+    '{"body":"hi" ,"timestamp":5}',
+    '{"body":"hi","timestamp":5} ',
+    '{"body":"h"i","timestamp":5}',
+    '{"body":"hi\\","timestamp":5}',
+    '{"body":"a","timestamp":1,"body":"b","timestamp":5}',
+    '{"body":"a","x":"","timestamp":5}',
+    '{"body":"a\\",\\"timestamp\\":5}',
+    '{"body":"\u0001","timestamp":5}',
+    '{"body":"\\x","timestamp":5}',
+    '{"BODY":"hi","timestamp":5}',
+    '{"body":"hi"}',
+    '{"body":"hi","timestamp":5}}',
+    '{"body":"","timestamp":5',
+    '{"body":"',
+    "",
+  ];
+  for (const c of cases) assertSameAsGeneral(key, v1Frame(key, utf8.encode(c)));
+  // Invalid UTF-8 inside the string is replaced the same way.
+  const bad = utf8.encode('{"body":"xx","timestamp":5}');
+  bad[10] = 0xff;
+  assertSameAsGeneral(key, v1Frame(key, bad));
+});
+
+Deno.test("smsgOpenBody() fast path fuzz: agrees with smsgDecrypt", () => {
+  const key = SmsgKey.fromPassword("pw");
+  const pieces = [
+    '{"body":',
+    '"',
+    "\\",
+    '\\"',
+    ',"timestamp":',
+    "}",
+    "0",
+    "7",
+    "-",
+    " ",
+    "a",
+    "<",
+    "\\u003c",
+    "\u00e9",
+    "{",
+    ",",
+  ];
+  fc.assert(
+    fc.property(
+      fc.string({ unit: "grapheme" }),
+      fc.nat({ max: 2 ** 53 - 1 }),
+      (body, ts) => {
+        const text = '{"body":' + JSON.stringify(body) + ',"timestamp":' + ts +
+          "}";
+        assertSameAsGeneral(key, v1Frame(key, utf8.encode(text)));
+      },
+    ),
+    { numRuns: 300 },
+  );
+  fc.assert(
+    fc.property(
+      fc.array(fc.constantFrom(...pieces), { maxLength: 12 }),
+      (parts) =>
+        assertSameAsGeneral(
+          key,
+          v1Frame(key, utf8.encode('{"body":"' + parts.join(""))),
+        ),
+    ),
+    { numRuns: 500 },
+  );
+  const good = utf8.encode('{"body":"a\\"b","timestamp":42}');
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: good.length - 1 }),
+      fc.integer({ min: 1, max: 255 }),
+      (i, x) => {
+        const t = good.slice();
+        t[i]! ^= x;
+        assertSameAsGeneral(key, v1Frame(key, t));
+      },
+    ),
+    { numRuns: 500 },
+  );
+});

@@ -53,6 +53,41 @@ export const DEFAULT_MAX_LINE_LENGTH = 4_096;
 /** Default maximum number of miners (running or exited) per manager. */
 export const DEFAULT_MAX_MINERS = 16;
 
+/**
+ * The POSIX `sh` watchdog every miner runs under on Linux and macOS:
+ * `sh -c WATCHDOG lthn-miner <executable> <args…>`. It starts the miner
+ * (through an inner `sh` that prints `lthn-miner-pid <pid>` on standard
+ * error and then execs it, so the miner keeps that PID), forwards
+ * SIGTERM, SIGINT and SIGHUP to it, and exits with its status. Its standard
+ * input is a pipe the worker holds open and never writes to: when the
+ * worker dies (even by SIGKILL) or closes the pipe, a read loop sees EOF at
+ * once and SIGKILLs the miner. No polling, no native code.
+ */
+const WATCHDOG = `pid=
+sig=
+trap 'sig=TERM; [ -z "$pid" ] || kill -TERM "$pid" 2>/dev/null' TERM
+trap 'sig=INT; [ -z "$pid" ] || kill -INT "$pid" 2>/dev/null' INT
+trap 'sig=HUP; [ -z "$pid" ] || kill -HUP "$pid" 2>/dev/null' HUP
+exec 3<&0 </dev/null
+inner='printf "lthn-miner-pid %s\\n" "$$" >&2; exec "$@"'
+sh -c "$inner" sh "$@" 3<&- &
+pid=$!
+[ -z "$sig" ] || kill -"$sig" "$pid" 2>/dev/null
+{ while read -r _; do :; done; kill -KILL "$pid"; } <&3 3<&- >/dev/null 2>&1 &
+mon=$!
+exec 3<&-
+while :; do
+  wait "$pid"
+  st=$?
+  kill -0 "$pid" 2>/dev/null || break
+done
+kill "$mon" 2>/dev/null
+exit "$st"
+`;
+
+/** The first standard-error line of a watched miner. */
+const PID_LINE = /^lthn-miner-pid (\d+)$/;
+
 /** The launcher keys removed from the config before it is written. */
 const LAUNCHER_KEYS = ["minerName", "executable", "args"] as const;
 
@@ -218,6 +253,10 @@ export class ProcessMinerInstance implements MinerInstance {
   readonly #name: string;
   readonly #type: string;
   readonly #child: Deno.ChildProcess;
+  readonly #lifeline: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #pid: number;
+  readonly #pidKnown: Promise<void>;
+  #resolvePid!: () => void;
   readonly #startedAt: number;
   readonly #now: () => number;
   readonly #log: RingBuffer<LogEntry>;
@@ -241,6 +280,8 @@ export class ProcessMinerInstance implements MinerInstance {
       child: Deno.ChildProcess;
       configPath: string;
       api: ApiEndpoint | undefined;
+      /** Started under {@linkcode WATCHDOG} (stdin is the lifeline pipe). */
+      watchdog: boolean;
     },
     opts: {
       now: () => number;
@@ -253,6 +294,10 @@ export class ProcessMinerInstance implements MinerInstance {
     this.#name = init.name;
     this.#type = init.type;
     this.#child = init.child;
+    this.#pid = init.child.pid;
+    this.#pidKnown = new Promise((r) => (this.#resolvePid = r));
+    this.#lifeline = init.watchdog ? init.child.stdin.getWriter() : undefined;
+    if (!init.watchdog) this.#resolvePid();
     this.#configPath = init.configPath;
     this.#api = init.api;
     this.#now = opts.now;
@@ -262,12 +307,15 @@ export class ProcessMinerInstance implements MinerInstance {
     this.#apiTimeoutMs = opts.apiTimeoutMs;
     this.#fetch = opts.fetch;
     this.#pumps = Promise.all([
-      this.#pump(init.child.stdout),
-      this.#pump(init.child.stderr),
+      this.#pump(init.child.stdout, false),
+      this.#pump(init.child.stderr, init.watchdog).finally(() =>
+        this.#resolvePid()
+      ),
     ]).then(() => {});
     this.#exited = init.child.status.then((s) => {
       this.#endedAt = this.#now();
       this.#exitCode = s.code;
+      this.#cutLifeline();
       return s;
     });
   }
@@ -290,9 +338,22 @@ export class ProcessMinerInstance implements MinerInstance {
     return this.#type;
   }
 
-  /** The process ID. */
+  /**
+   * The miner's process ID (under the watchdog, the miner itself, not the
+   * watchdog shell, once {@linkcode ProcessMinerManager.startMiner} returned).
+   */
   get pid(): number {
-    return this.#child.pid;
+    return this.#pid;
+  }
+
+  /** @internal Resolves once the miner's PID is known (or output ended). */
+  get pidKnown(): Promise<void> {
+    return this.#pidKnown;
+  }
+
+  /** Closes the lifeline pipe: the watchdog then SIGKILLs the miner. */
+  #cutLifeline(): void {
+    this.#lifeline?.close().catch(() => {});
   }
 
   /** Whether the process is still running. */
@@ -315,12 +376,25 @@ export class ProcessMinerInstance implements MinerInstance {
     return this.#exited;
   }
 
-  async #pump(stream: ReadableStream<Uint8Array>): Promise<void> {
+  async #pump(
+    stream: ReadableStream<Uint8Array>,
+    pidLine: boolean,
+  ): Promise<void> {
     const decoder = new TextDecoder();
     const max = this.#maxLineLength;
     let buf = "";
     let discarding = false;
+    let first = pidLine;
     const emit = (line: string) => {
+      if (first) {
+        first = false;
+        const m = PID_LINE.exec(line);
+        if (m !== null) {
+          this.#pid = Number(m[1]);
+          this.#resolvePid();
+          return;
+        }
+      }
       if (discarding) {
         discarding = false;
         return;
@@ -425,6 +499,11 @@ export class ProcessMinerInstance implements MinerInstance {
    */
   killNow(): void {
     if (!this.running) return;
+    if (this.#lifeline !== undefined) {
+      // The watchdog SIGKILLs the miner, then exits with its status.
+      this.#cutLifeline();
+      return;
+    }
     try {
       this.#child.kill("SIGKILL");
     } catch {
@@ -458,7 +537,25 @@ export class ProcessMinerInstance implements MinerInstance {
         grace.promise.then(() => false),
       ]);
       grace.cancel();
-      if (!done) this.killNow();
+      if (!done) {
+        this.killNow();
+        if (this.#lifeline !== undefined) {
+          // A watchdog that does not follow within 2 s is killed too.
+          const late = delay(2_000);
+          const gone = await Promise.race([
+            this.#exited.then(() => true),
+            late.promise.then(() => false),
+          ]);
+          late.cancel();
+          if (!gone) {
+            try {
+              this.#child.kill("SIGKILL");
+            } catch {
+              // exited in between
+            }
+          }
+        }
+      }
     }
     await this.#exited;
     await this.#pumps;
@@ -480,8 +577,13 @@ export class ProcessMinerInstance implements MinerInstance {
  *
  * Processes never outlive the manager: {@linkcode ProcessMinerManager.close}
  * stops them all, and a process `unload` listener kills any still running
- * when Deno exits normally. (A worker killed with SIGKILL cannot clean up;
- * the miners then keep running until stopped by hand.)
+ * when Deno exits normally. On Linux and macOS each miner also runs under a
+ * small POSIX `sh` watchdog whose standard input is a pipe held by this
+ * process: when the worker dies, even by SIGKILL, the pipe reaches EOF and
+ * the watchdog SIGKILLs the miner at once. The watchdog forwards SIGTERM,
+ * SIGINT and SIGHUP, keeps the miner's output on the same pipes and exits
+ * with its status. On Windows there is no watchdog: a worker killed
+ * without cleanup (Task Manager, `taskkill /F`) leaves its miners running.
  *
  * @example Running a tiny "miner" that prints a speed line
  * ```ts
@@ -645,15 +747,22 @@ export class ProcessMinerManager implements MinerManager {
         extraArgs: plan.args,
       });
       let child: Deno.ChildProcess;
+      const watchdog = Deno.build.os !== "windows";
       try {
-        const cmd = new Deno.Command(exe, {
-          args,
-          cwd: dirname(exe),
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-          ...(this.#env ? { env: this.#env } : {}),
-        });
+        if (watchdog) await checkExecutable(exe);
+        const cmd = new Deno.Command(
+          watchdog ? "/bin/sh" : exe,
+          {
+            args: watchdog
+              ? ["-c", WATCHDOG, "lthn-miner", exe, ...args]
+              : args,
+            cwd: dirname(exe),
+            stdin: watchdog ? "piped" : "null",
+            stdout: "piped",
+            stderr: "piped",
+            ...(this.#env ? { env: this.#env } : {}),
+          },
+        );
         child = cmd.spawn();
       } catch (err) {
         await Deno.remove(configPath).catch(() => {});
@@ -670,6 +779,7 @@ export class ProcessMinerManager implements MinerManager {
           child,
           configPath,
           api: apiEndpoint(plan.config),
+          watchdog,
         },
         {
           now: this.#now,
@@ -681,6 +791,7 @@ export class ProcessMinerManager implements MinerManager {
       );
       this.#miners.set(name, inst);
       this.#installUnload();
+      await inst.pidKnown;
       this.#log.info("miner started", {
         miner: name,
         type: minerType,
@@ -957,4 +1068,17 @@ function splitConfig(value: JsonValue): LaunchPlan {
     ),
   );
   return plan;
+}
+
+/** Refuses what the watchdog's `exec` would fail on, with the spawn error of old. */
+async function checkExecutable(path: string): Promise<void> {
+  const st = await Deno.stat(path);
+  if (!st.isFile) {
+    throw new Deno.errors.PermissionDenied(`${path} is not a regular file`);
+  }
+  if (st.mode !== null && (st.mode & 0o111) === 0) {
+    throw new Deno.errors.PermissionDenied(
+      `Permission denied (os error 13): ${path} is not executable`,
+    );
+  }
 }

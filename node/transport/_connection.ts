@@ -31,6 +31,7 @@ import type { DedupCache } from "./dedup.ts";
 import { TransportError } from "./errors.ts";
 import { RateLimiter } from "./rate_limiter.ts";
 import type { FrameSocket } from "./_socket.ts";
+import type { TransportCounters } from "./_counters.ts";
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -47,6 +48,8 @@ export interface ConnectionHost {
   readonly dedup: DedupCache;
   /** The transport's logger. */
   readonly logger: Logger;
+  /** The transport's counters. */
+  readonly counters: TransportCounters;
   /** The transport clock (Unix ms). */
   now(): number;
   /** Our node ID. */
@@ -73,6 +76,8 @@ export interface ConnectionInit {
   host: ConnectionHost;
   /** Initial state. */
   state: "provisional" | "established";
+  /** The peer's frame limit (advertised, or assumed for Go peers). */
+  peerMaxMessageSize: number;
 }
 
 /** The transport's connection object. */
@@ -83,6 +88,7 @@ export class Connection implements PeerConnection {
   readonly remoteAddress: string;
   readonly connectedAt: number;
   readonly closed: Promise<ConnectionCloseInfo>;
+  readonly peerMaxMessageSize: number;
   /** Settles when the socket has no pending I/O left. */
   readonly done: Promise<void>;
   /** Why we closed it, when we did (for the close info and logs). */
@@ -117,6 +123,7 @@ export class Connection implements PeerConnection {
     this.direction = init.direction;
     this.remoteAddress = init.socket.remoteAddress;
     this.#state = init.state;
+    this.peerMaxMessageSize = init.peerMaxMessageSize;
     this.connectedAt = init.host.now();
     this.#lastActivity = this.connectedAt;
     const c = init.host.config;
@@ -146,6 +153,7 @@ export class Connection implements PeerConnection {
       onText: (t) => this.#onFrame(encoder.encode(t)),
       onBinary: (b) => this.#onFrame(b),
       onClose: (code, reason) => this.#finish(code, reason),
+      onTooLarge: () => this.#host.counters.drops.too_large++,
     });
     for (const f of backlog) {
       this.#onFrame(typeof f === "string" ? encoder.encode(f) : f);
@@ -175,7 +183,11 @@ export class Connection implements PeerConnection {
     if (this.#state === "closed") return;
     const host = this.#host;
     const log = host.logger;
+    const counters = host.counters;
+    counters.framesIn++;
+    counters.bytesIn += data.length;
     if (this.#limiter !== undefined && !this.#limiter.allow()) {
+      counters.drops.rate_limit++;
       const now = host.now();
       if (now - this.#lastRateWarn >= 1000) {
         this.#lastRateWarn = now;
@@ -185,11 +197,23 @@ export class Connection implements PeerConnection {
       }
       return;
     }
+    let body: string;
+    try {
+      body = smsgOpenBody(data, this.#key);
+    } catch (err) {
+      counters.drops.decrypt_failed++;
+      log.debug("failed to decrypt message from peer", {
+        peer_id: this.peerId,
+        error: (err as Error).name,
+      });
+      return;
+    }
     let message: Message;
     try {
-      message = decodeMessage(smsgOpenBody(data, this.#key));
+      message = decodeMessage(body);
     } catch (err) {
-      log.debug("failed to decrypt message from peer", {
+      counters.drops.parse_failed++;
+      log.debug("failed to parse message from peer", {
         peer_id: this.peerId,
         error: (err as Error).name,
       });
@@ -200,6 +224,7 @@ export class Connection implements PeerConnection {
     if (host.config.checkTimestamps) {
       ts = messageTime(message);
       if (ts === undefined || Math.abs(now - ts) > host.config.dedupTtl) {
+        counters.drops.stale_timestamp++;
         log.warn("message outside the timestamp window, dropping", {
           peer_id: this.peerId,
           msg_id: message.id,
@@ -209,6 +234,7 @@ export class Connection implements PeerConnection {
       }
     }
     if (!host.dedup.check(this.peerId, message.id, ts)) {
+      counters.drops.duplicate++;
       log.debug("dropping duplicate message", {
         peer_id: this.peerId,
         msg_id: message.id,
@@ -223,23 +249,26 @@ export class Connection implements PeerConnection {
    * Queues a message for the handlers (bounded; drops when full).
    *
    * @param message The message.
+   * @returns Whether it was queued.
    */
-  enqueue(message: Message): void {
+  enqueue(message: Message): boolean {
     if (
       this.#inbox.length - this.#inboxHead >= this.#host.config.handlerQueueSize
     ) {
+      this.#host.counters.drops.queue_overflow++;
       this.#host.logger.warn("handler queue full, dropping message", {
         peer_id: this.peerId,
         msg_id: message.id,
         type: message.type,
       });
-      return;
+      return false;
     }
     this.#inbox.push(message);
     if (!this.#pumping) {
       this.#pumping = true;
       void this.#pump();
     }
+    return true;
   }
 
   async #pump(): Promise<void> {
@@ -302,13 +331,18 @@ export class Connection implements PeerConnection {
     const frame = smsgSealBody(encodeMessage(message), this.#key, {
       timestamp: Math.floor(now / 1000),
     });
-    if (frame.length > this.#host.config.maxMessageSize) {
+    const limit = Math.min(
+      this.#host.config.maxMessageSize,
+      this.peerMaxMessageSize,
+    );
+    if (frame.length > limit) {
       throw new TransportError(
         "message_too_large",
-        `Cannot send to peer ${this.peerId}: frame of ${frame.length} bytes exceeds the limit of ${this.#host.config.maxMessageSize}`,
+        `Cannot send to peer ${this.peerId}: frame of ${frame.length} bytes exceeds the limit of ${limit}`,
       );
     }
     this.#socket.sendBinary(frame);
+    this.#host.counters.messageOut(message.type, frame.length);
   }
 
   async #waitDrain(

@@ -19,6 +19,8 @@ export interface FrameHandlers {
   onBinary(data: Uint8Array): void;
   /** The socket is closed (called once). 1006 means no close frame. */
   onClose(code: number, reason: string): void;
+  /** A message above the size limit arrived; the socket closes with 1009. */
+  onTooLarge?(): void;
 }
 
 /** A message-oriented WebSocket with back-pressure. */
@@ -137,6 +139,7 @@ export class ServerSocket implements FrameSocket {
       ? data.length // UTF-16 units <= UTF-8 bytes * 1; checked again below
       : (data as ArrayBuffer).byteLength;
     if (size > this.#max) {
+      this.#handlers?.onTooLarge?.();
       this.close(1009, "message too big");
       return;
     }

@@ -49,8 +49,10 @@ export interface DialWebSocketOptions {
   signal?: AbortSignal;
   /** Extra PEM root certificates for `wss://`. */
   caCerts?: string[];
-  /** Extra request headers (tests). */
+  /** Extra request headers. */
   headers?: Record<string, string>;
+  /** Receives the headers of the 101 response (lower-case names). */
+  onResponseHeaders?: (headers: ReadonlyMap<string, string>) => void;
 }
 
 /**
@@ -268,6 +270,7 @@ export async function dialWebSocket(
     }
     signal?.removeEventListener("abort", onAbort);
     signal?.throwIfAborted();
+    options.onResponseHeaders?.(h);
     return new WebSocketClient(conn, head.rest, {
       maxMessageSize: options.maxMessageSize,
       remoteAddress: url.host,
@@ -462,7 +465,10 @@ export class WebSocketClient implements FrameSocket {
           (buf[p + 4]! << 8) | buf[p + 5]!) >>> 0;
         const lo = ((buf[p + 6]! << 24) | (buf[p + 7]! << 16) |
           (buf[p + 8]! << 8) | buf[p + 9]!) >>> 0;
-        if (hi !== 0) return this.#fail(1009, "message too big");
+        if (hi !== 0) {
+          this.#handlers?.onTooLarge?.();
+          return this.#fail(1009, "message too big");
+        }
         len = lo;
         head = 10;
       }
@@ -473,6 +479,7 @@ export class WebSocketClient implements FrameSocket {
         return this.#fail(1002, "invalid control frame");
       }
       if (!control && this.#fragBytes + len > this.#max) {
+        this.#handlers?.onTooLarge?.();
         return this.#fail(1009, "message too big");
       }
       if (avail < head + len) {

@@ -20,8 +20,28 @@ export interface TransportConfig {
   tlsCaCerts: readonly string[];
   /** Inbound admission limit: established + provisional + pending handshakes (503 beyond). */
   maxConns: number;
-  /** Largest WebSocket message in bytes (the whole SMSG frame). */
+  /**
+   * Largest WebSocket message in bytes (the whole SMSG frame), both ways.
+   * Default 16 MiB (Go: 1 MiB), enough for a deploy of a ~11 MiB bundle.
+   * Deno's server already buffers a whole message (up to its own 64 MiB
+   * cap) before this check runs, so the limit bounds what we decrypt and
+   * parse rather than what is read; a handshake frame is limited to
+   * 64 KiB.
+   */
   maxMessageSize: number;
+  /**
+   * Tell peers our `maxMessageSize` in the WebSocket upgrade (an
+   * `X-Lthn-Max-Message-Size` header on the request and the 101 response;
+   * Go ignores it). Off makes the upgrade byte-identical to Go's.
+   */
+  advertiseMaxMessageSize: boolean;
+  /**
+   * Frame limit assumed for peers that advertise none (Go nodes, older
+   * nodes): Go's default of 1 MiB. Frames to such peers above it are
+   * refused before sending. Raise it only for Go peers configured with a
+   * larger `MaxMessageSize`.
+   */
+  unadvertisedPeerMaxMessageSize: number;
   /** Keepalive period: an encrypted ping is sent this often. */
   pingInterval: number;
   /** Added to `pingInterval`: a peer silent (no good frame) for longer is dropped. */
@@ -66,7 +86,7 @@ export interface TransportConfig {
   shutdownGrace: number;
 }
 
-/** Go's defaults plus the defaults of the added limits. */
+/** Go's defaults (except `maxMessageSize`: 16 MiB, Go 1 MiB) plus the defaults of the added limits. */
 export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object
   .freeze({
     listenAddr: ":9091",
@@ -75,7 +95,9 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object
     tlsKeyPath: "",
     tlsCaCerts: Object.freeze([]) as readonly string[],
     maxConns: 100,
-    maxMessageSize: 1_048_576,
+    maxMessageSize: 16 * 1024 * 1024,
+    advertiseMaxMessageSize: true,
+    unadvertisedPeerMaxMessageSize: 1_048_576,
     pingInterval: 30_000,
     pongTimeout: 10_000,
     handshakeTimeout: 10_000,
@@ -102,6 +124,7 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object
 const NUMBER_LIMITS: { [K in keyof TransportConfig]?: [number, number] } = {
   maxConns: [1, 1_000_000],
   maxMessageSize: [1024, 64 * 1024 * 1024],
+  unadvertisedPeerMaxMessageSize: [1024, 64 * 1024 * 1024],
   pingInterval: [1, 86_400_000],
   pongTimeout: [1, 86_400_000],
   handshakeTimeout: [1, 3_600_000],
@@ -140,7 +163,7 @@ const NUMBER_LIMITS: { [K in keyof TransportConfig]?: [number, number] } = {
  * import assert from "node:assert/strict";
  *
  * const c = resolveTransportConfig({ listenAddr: "127.0.0.1:0", maxMessageSize: 0 });
- * assert.equal(c.maxMessageSize, 1_048_576);
+ * assert.equal(c.maxMessageSize, 16 * 1024 * 1024);
  * assert.equal(c.wsPath, "/ws");
  * assert.throws(() => resolveTransportConfig({ maxConns: -1 }), RangeError);
  * ```

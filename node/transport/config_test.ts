@@ -10,7 +10,9 @@ Deno.test("resolveTransportConfig() keeps Go's defaults", () => {
   assert.equal(c.listenAddr, ":9091");
   assert.equal(c.wsPath, "/ws");
   assert.equal(c.maxConns, 100);
-  assert.equal(c.maxMessageSize, 1_048_576);
+  assert.equal(c.maxMessageSize, 16 * 1024 * 1024); // Go: 1 MiB
+  assert.equal(c.unadvertisedPeerMaxMessageSize, 1_048_576);
+  assert.equal(c.advertiseMaxMessageSize, true);
   assert.equal(c.pingInterval, 30_000);
   assert.equal(c.pongTimeout, 10_000);
   assert.equal(c.handshakeTimeout, 10_000);
@@ -29,7 +31,7 @@ Deno.test("resolveTransportConfig() turns zero and empty values into defaults", 
     listenAddr: "",
   });
   assert.equal(c.maxConns, 100);
-  assert.equal(c.maxMessageSize, 1_048_576);
+  assert.equal(c.maxMessageSize, 16 * 1024 * 1024);
   assert.equal(c.pingInterval, 30_000);
   assert.equal(c.wsPath, "/ws");
   assert.equal(c.listenAddr, ":9091");

@@ -59,6 +59,13 @@ export interface PeerConnection {
   readonly lastActivity: number;
   /** Outgoing bytes not yet written to the socket. */
   readonly bufferedAmount: number;
+  /**
+   * The largest frame the peer accepts: the value it advertised in the
+   * WebSocket upgrade (`X-Lthn-Max-Message-Size`), or
+   * `config.unadvertisedPeerMaxMessageSize` (1 MiB, Go's default) for peers
+   * that advertise nothing, such as Go nodes. `send` refuses bigger frames.
+   */
+  readonly peerMaxMessageSize: number;
   /** Settles once the connection is fully closed. */
   readonly closed: Promise<ConnectionCloseInfo>;
   /**

@@ -44,6 +44,38 @@ Deno.test("DedupCache: the cap forgets the oldest entry", () => {
   assert.equal(d.size, 0);
 });
 
+Deno.test("DedupCache: eviction keeps the newest entries across re-marks, sweeps and clears", () => {
+  let t = 0;
+  const d = new DedupCache({ maxEntries: 50, ttl: 1_000, now: () => t });
+  const live: string[] = [];
+  for (let i = 0; i < 5_000; i++) {
+    const id = String(i);
+    if (i % 7 === 0 && live.length > 10) {
+      // re-marking an older entry moves it to the young end
+      const again = live.splice(3, 1)[0]!;
+      d.mark("p", again);
+      live.push(again);
+    }
+    if (i === 2_500) {
+      d.clear();
+      live.length = 0;
+    }
+    if (i === 3_000) {
+      t = 2_000; // everything so far expires
+      d.sweep();
+      live.length = 0;
+    }
+    assert.equal(d.check("p", id), true);
+    live.push(id);
+    while (live.length > 50) live.shift();
+    assert.equal(d.size, live.length);
+  }
+  const kept = new Set(live);
+  for (let i = 0; i < 5_000; i++) {
+    assert.equal(d.isDuplicate("p", String(i)), kept.has(String(i)));
+  }
+});
+
 Deno.test("DedupCache: 100 concurrent mark/check calls stay consistent", async () => {
   const d = new DedupCache();
   await Promise.all(Array.from({ length: 100 }, async (_, i) => {

@@ -20,4 +20,5 @@ export * from "./rate_limiter.ts";
 export * from "./dedup.ts";
 export * from "./handshake.ts";
 export * from "./connection.ts";
+export * from "./stats.ts";
 export * from "./transport.ts";

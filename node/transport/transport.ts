@@ -36,6 +36,20 @@ import {
 import { Connection, type ConnectionHost } from "./_connection.ts";
 import { type FrameSocket, ServerSocket } from "./_socket.ts";
 import { dialWebSocket } from "./_ws_client.ts";
+import { TransportCounters } from "./_counters.ts";
+import type { HandshakeFailureReason, TransportStats } from "./stats.ts";
+
+/**
+ * The upgrade header both ends use to tell their `maxMessageSize` (request
+ * from the dialler, 101 response from the server). Go ignores it.
+ */
+export const MAX_MESSAGE_SIZE_HEADER = "x-lthn-max-message-size";
+
+/** Largest handshake frame accepted before the handshake completes. */
+const HANDSHAKE_MAX_BYTES = 64 * 1024;
+
+/** Why a handshake read failed, for the counters. */
+const readFailure = new WeakMap<object, HandshakeFailureReason>();
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -150,14 +164,36 @@ interface FirstFrame {
 const MAX_BACKLOG = 64;
 const decoder = new TextDecoder();
 
+function fail(
+  reason: HandshakeFailureReason,
+  err: TransportError,
+): TransportError {
+  readFailure.set(err, reason);
+  return err;
+}
+
+/** Parses an advertised frame limit; `undefined` when absent or invalid. */
+function parseAdvertisedLimit(
+  v: string | null | undefined,
+): number | undefined {
+  if (v === null || v === undefined || !/^[0-9]{1,12}$/.test(v.trim())) {
+    return undefined;
+  }
+  const n = Number(v.trim());
+  return n >= 1024 ? n : undefined;
+}
+
 /** Reads the first message of a socket (the handshake or its ack). */
 function readFirst(
   sock: FrameSocket,
   timeoutMs: number,
   signal: AbortSignal,
+  counters: TransportCounters,
+  maxBacklogBytes: number,
 ): Promise<FirstFrame> {
   return new Promise((resolve, reject) => {
     const backlog: (string | Uint8Array)[] = [];
+    let backlogBytes = 0;
     let done = false;
     const finish = (err?: unknown, first?: string) => {
       if (done) return;
@@ -169,37 +205,67 @@ function readFirst(
     };
     const onAbort = () =>
       finish(
-        new TransportError("aborted", "Cannot complete handshake: aborted", {
-          cause: signal.reason,
-        }),
+        fail(
+          "aborted",
+          new TransportError("aborted", "Cannot complete handshake: aborted", {
+            cause: signal.reason,
+          }),
+        ),
       );
     const timer = setTimeout(
       () =>
         finish(
-          new TransportError(
+          fail(
             "timeout",
-            `Cannot complete handshake: no answer within ${timeoutMs} ms`,
+            new TransportError(
+              "timeout",
+              `Cannot complete handshake: no answer within ${timeoutMs} ms`,
+            ),
           ),
         ),
       timeoutMs,
     );
+    const tooLarge = () =>
+      finish(
+        fail(
+          "too_large",
+          new TransportError(
+            "handshake_failed",
+            "Cannot complete handshake: handshake frame too large",
+          ),
+        ),
+      );
     signal.addEventListener("abort", onAbort, { once: true });
     const push = (m: string | Uint8Array) => {
       if (!done) {
+        if (m.length > HANDSHAKE_MAX_BYTES) {
+          tooLarge();
+          sock.close(1009, "message too big");
+          return;
+        }
         return finish(undefined, typeof m === "string" ? m : decoder.decode(m));
       }
-      if (backlog.length >= MAX_BACKLOG) {
+      backlogBytes += m.length;
+      if (backlog.length >= MAX_BACKLOG || backlogBytes > maxBacklogBytes) {
+        counters.drops.backlog_overflow++;
         sock.close(1008, "too many early frames");
       } else backlog.push(typeof m === "string" ? m : m.slice());
     };
     sock.setHandlers({
       onText: push,
       onBinary: push,
+      onTooLarge: () => {
+        if (done) counters.drops.too_large++;
+        else tooLarge();
+      },
       onClose: () =>
         finish(
-          new TransportError(
-            "connection_closed",
-            "Cannot complete handshake: connection closed",
+          fail(
+            "closed",
+            new TransportError(
+              "connection_closed",
+              "Cannot complete handshake: connection closed",
+            ),
           ),
         ),
     });
@@ -252,7 +318,10 @@ function keyPrefix(key: string): string {
  * dedup is keyed by peer and ID with a cap; keepalive counts only good
  * frames; connects are serialised per peer; dropped peers with an address
  * are redialled with exponential back-off; zero config values take defaults;
- * `start` reports bind failures.
+ * `start` reports bind failures; frames may be up to 16 MiB (Go: 1 MiB) and
+ * each side advertises its limit in an upgrade header Go ignores (peers
+ * that advertise none are held to 1 MiB); exact counters are kept
+ * ({@linkcode Transport.stats}).
  *
  * @example Two nodes on loopback
  * ```ts
@@ -299,6 +368,7 @@ export class Transport {
   readonly #now: () => number;
   readonly #challenge: () => Uint8Array;
   readonly #dedup: DedupCache;
+  readonly #counters = new TransportCounters();
   readonly #host: ConnectionHost;
   readonly #established = new Map<string, Connection>();
   readonly #provisional = new Set<Connection>();
@@ -346,6 +416,7 @@ export class Transport {
       config: this.#config,
       dedup: this.#dedup,
       logger: this.#log,
+      counters: this.#counters,
       now: this.#now,
       localId: () => this.#node.getIdentity()?.id ?? "",
       accept: (conn, msg) => this.#accept(conn, msg),
@@ -367,6 +438,18 @@ export class Transport {
   /** Whether the server is running. */
   get running(): boolean {
     return this.#started && !this.#stopped;
+  }
+
+  /**
+   * A snapshot of the exact counters: connections opened and closed,
+   * frames, bytes and messages in and out (messages by type), drops by
+   * reason and handshake failures by direction and reason. Counting costs
+   * a few integer increments per frame; the snapshot is a copy.
+   *
+   * @returns The counters since construction.
+   */
+  stats(): TransportStats {
+    return this.#counters.snapshot();
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -800,6 +883,10 @@ export class Transport {
     const inUse = this.#established.size + this.#provisional.size +
       this.#handshaking.size;
     if (this.#stopped || inUse >= this.#config.maxConns) {
+      this.#counters.handshakeFailed(
+        "inbound",
+        this.#stopped ? "stopped" : "capacity",
+      );
       return plain(503, "Too many connections\n");
     }
     if (
@@ -824,6 +911,10 @@ export class Transport {
     const remote = ra.hostname?.includes(":")
       ? `[${ra.hostname}]:${ra.port}`
       : `${ra.hostname}:${ra.port}`;
+    // Request headers are unreadable once the request is upgraded.
+    const peerLimit = parseAdvertisedLimit(
+      req.headers.get(MAX_MESSAGE_SIZE_HEADER),
+    ) ?? this.#config.unadvertisedPeerMaxMessageSize;
     let upgraded;
     try {
       upgraded = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
@@ -834,18 +925,30 @@ export class Transport {
       maxMessageSize: this.#config.maxMessageSize,
       remoteAddress: remote,
     });
+    if (this.#config.advertiseMaxMessageSize) {
+      upgraded.response.headers.set(
+        MAX_MESSAGE_SIZE_HEADER,
+        String(this.#config.maxMessageSize),
+      );
+    }
     this.#handshaking.add(sock);
-    void this.#acceptInbound(sock);
+    void this.#acceptInbound(sock, peerLimit);
     return upgraded.response;
   }
 
-  async #acceptInbound(sock: ServerSocket): Promise<void> {
+  async #acceptInbound(
+    sock: ServerSocket,
+    peerMaxMessageSize: number,
+  ): Promise<void> {
     const log = this.#log;
+    const counters = this.#counters;
     try {
       const { first, backlog } = await readFirst(
         sock,
         this.#config.handshakeTimeout,
         this.#stopCtrl.signal,
+        counters,
+        2 * this.#config.maxMessageSize,
       );
       const identity = this.#node.getIdentity();
       const now = this.#now();
@@ -857,6 +960,10 @@ export class Transport {
         registeredKey: (id) => this.#registry.getPeer(id)?.publicKey,
       });
       if (d.action === "close") {
+        counters.handshakeFailed(
+          "inbound",
+          d.why === "no local identity" ? "no_identity" : "malformed",
+        );
         log.debug("closing inbound connection", {
           remote: sock.remoteAddress,
           why: d.why,
@@ -865,6 +972,14 @@ export class Transport {
         return;
       }
       if (d.action === "reject") {
+        counters.handshakeFailed(
+          "inbound",
+          d.reason.startsWith("incompatible protocol version")
+            ? "version"
+            : d.reason === "invalid challenge"
+            ? "malformed"
+            : "not_allowed",
+        );
         if (d.reason.startsWith("incompatible protocol version")) {
           log.warn("peer connection rejected: incompatible protocol version", {
             peer_version: d.version,
@@ -884,6 +999,7 @@ export class Transport {
         return;
       }
       if (this.#stopped) {
+        counters.handshakeFailed("inbound", "stopped");
         d.secret.fill(0);
         sock.close(1001);
         return;
@@ -898,7 +1014,9 @@ export class Transport {
         key,
         host: this.#host,
         state: "provisional",
+        peerMaxMessageSize,
       });
+      counters.connectionsOpened++;
       this.#all.add(conn);
       this.#provisional.add(conn);
       log.debug("inbound handshake complete, provisional", {
@@ -907,6 +1025,13 @@ export class Transport {
       });
       conn.start(backlog);
     } catch (err) {
+      const why = err !== null && typeof err === "object"
+        ? readFailure.get(err)
+        : undefined;
+      counters.handshakeFailed(
+        "inbound",
+        why === "aborted" ? "stopped" : why ?? "malformed",
+      );
       log.debug("inbound handshake failed", {
         remote: sock.remoteAddress,
         error: err instanceof Error ? err.message : String(err),
@@ -923,11 +1048,12 @@ export class Transport {
     if (msg.replyTo) {
       const p = this.#pending.get(msg.replyTo);
       if (p !== undefined && p.peerId === conn.peerId) {
+        this.#counters.messageIn(msg.type);
         p.resolve(msg);
         return;
       }
     }
-    conn.enqueue(msg);
+    if (conn.enqueue(msg)) this.#counters.messageIn(msg.type);
   }
 
   /**
@@ -996,6 +1122,7 @@ export class Transport {
   }
 
   #closed(conn: Connection, info: ConnectionCloseInfo): void {
+    this.#counters.connectionsClosed++;
     this.#all.delete(conn);
     this.#provisional.delete(conn);
     if (this.#established.get(conn.peerId) !== conn) {
@@ -1140,11 +1267,23 @@ export class Transport {
     const signals = [this.#stopCtrl.signal, dialCtrl.signal];
     if (options.signal) signals.push(options.signal);
     let sock: FrameSocket;
+    let peerLimit = c.unadvertisedPeerMaxMessageSize;
     try {
       sock = await dialWebSocket(url, {
         maxMessageSize: c.maxMessageSize,
         signal: AbortSignal.any(signals),
         ...(c.tlsCaCerts.length > 0 ? { caCerts: [...c.tlsCaCerts] } : {}),
+        ...(c.advertiseMaxMessageSize
+          ? {
+            headers: {
+              "X-Lthn-Max-Message-Size": String(c.maxMessageSize),
+            },
+          }
+          : {}),
+        onResponseHeaders: (h) => {
+          peerLimit = parseAdvertisedLimit(h.get(MAX_MESSAGE_SIZE_HEADER)) ??
+            peerLimit;
+        },
       });
     } catch (err) {
       clearTimeout(dialTimer);
@@ -1154,6 +1293,13 @@ export class Transport {
         : this.#stopped
         ? "stopped"
         : e.code ?? "connect_failed";
+      this.#counters.handshakeFailed(
+        "outbound",
+        code === "upgrade_failed" || code === "timeout" ||
+          code === "aborted" || code === "stopped"
+          ? code
+          : "connect_failed",
+      );
       throw new TransportError(
         code,
         `Cannot connect to peer at ${target.address}: ${e.message}`,
@@ -1176,6 +1322,8 @@ export class Transport {
         sock,
         c.handshakeTimeout,
         AbortSignal.any(handshakeSignals),
+        this.#counters,
+        2 * c.maxMessageSize,
       );
       sock.sendText(encodeMessage(hs));
       const { first, backlog } = await reading;
@@ -1202,7 +1350,9 @@ export class Transport {
         key,
         host: this.#host,
         state: "established",
+        peerMaxMessageSize: peerLimit,
       });
+      this.#counters.connectionsOpened++;
       this.#dialAddress.set(conn, target.address);
       this.#all.add(conn);
       const holder = this.#establish(conn);
@@ -1214,6 +1364,16 @@ export class Transport {
       return holder;
     } catch (err) {
       sock.close(1006);
+      const why = readFailure.get(err as object);
+      this.#counters.handshakeFailed(
+        "outbound",
+        why === "aborted" ? (this.#stopped ? "stopped" : "aborted") : why ??
+          (err instanceof TransportError &&
+              (err.code === "handshake_rejected" ||
+                err.code === "peer_mismatch" || err.code === "stopped")
+            ? err.code
+            : "handshake_failed"),
+      );
       await sock.done;
       if (err instanceof TransportError) {
         throw new TransportError(

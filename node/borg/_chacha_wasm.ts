@@ -1,0 +1,769 @@
+/**
+ * ChaCha20-Poly1305 (RFC 8439 AEAD, no associated data) in WebAssembly, so a
+ * sigil seals or opens a frame without a per-frame `node:crypto` cipher
+ * object and its buffer copies.
+ *
+ * - `chacha(ptr, groups, counter)` XORs `groups` 256-byte groups at `ptr`
+ *   with the ChaCha20 keystream, four blocks at once (one per 32-bit lane of
+ *   each `v128`, block counters `counter .. counter + 3`), then transposes
+ *   the lanes back to block order (little-endian, no byte swap).
+ * - `poly(ptr, blocks)` absorbs `blocks` 16-byte blocks (high bit set) into
+ *   the Poly1305 accumulator, with 26-bit limbs and 64-bit products.
+ *
+ * The key setup (clamping `r`), the final reduction and the tag are done in
+ * JavaScript, once per message. The module is assembled here at load time
+ * from the instruction list below (no binary blob is shipped); callers fall
+ * back to `node:crypto` when the runtime has no WebAssembly SIMD.
+ *
+ * The module imports the memory of the SIMD keystream module
+ * (`_keystream_wasm.ts`) and works in its data window, so a sigil can copy a
+ * small message in once, XOR the keystream, encrypt and authenticate it in
+ * place, and copy it out once. Memory layout (above the keystream's window):
+ *
+ * | Address        | Size | Content                                  |
+ * | -------------- | ---- | ---------------------------------------- |
+ * | 256            | 64 K | shared data window ({@linkcode AEAD_DATA}) |
+ * | 256 + 64 K     | 512  | slack: partial group, length block       |
+ * | `STATE`        | 64   | ChaCha20 state words (word 12 unused)    |
+ * | `STATE` + 64   | 20   | Poly1305 `r` limbs (u32)                 |
+ * | `STATE` + 84   | 16   | `5 r1 .. 5 r4` (u32)                     |
+ * | `STATE` + 128  | 20   | Poly1305 accumulator `h` limbs (u32)     |
+ * | `STATE` + 256  | 256  | scratch for the one-time Poly1305 key    |
+ *
+ * The one-shot calls (`sealWindow`, `openWindow`) run ChaCha20 from block 0
+ * over the 64 bytes before the window (zeroed; block 0 is the Poly1305 key)
+ * and the message in one pass; `openWindow` first copies the ciphertext to
+ * `AEAD_DATA + 17 K` for the MAC.
+ *
+ * @module
+ */
+
+import {
+  CHUNK_BYTES,
+  DATA_OFFSET,
+  type KeystreamWasm,
+  keystreamWasm,
+} from "./_keystream_wasm.ts";
+
+/** Where the data window starts (the keystream module's window). */
+export const AEAD_DATA: number = DATA_OFFSET;
+/** Bytes processed per window fill: a multiple of 256 (four ChaCha blocks). */
+export const AEAD_CHUNK: number = CHUNK_BYTES;
+const STATE = 0x10400;
+const POLY_R = STATE + 64;
+const POLY_S = STATE + 84;
+const POLY_H = STATE + 128;
+const SCRATCH = STATE + 256;
+const MIN_PAGES = Math.ceil((SCRATCH + 256) / 65536);
+/** Largest message for the one-shot window calls. */
+export const AEAD_WINDOW_MAX = 16 * 1024;
+/** Where `openWindow` keeps the ciphertext for the MAC. */
+const MAC_COPY = AEAD_DATA + AEAD_WINDOW_MAX + 1024;
+
+type Code = number[];
+
+function uleb(n: number): Code {
+  const out: Code = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): Code {
+  const out: Code = [];
+  n |= 0;
+  while (true) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+const simd = (op: number): Code => [0xfd, ...uleb(op)];
+const get = (i: number): Code => [0x20, ...uleb(i)];
+const set = (i: number): Code => [0x21, ...uleb(i)];
+const i32 = (n: number): Code => [0x41, ...sleb(n)];
+const i64 = (n: number): Code => [0x42, ...sleb(n)];
+const V_LOAD = (offset: number): Code => [...simd(0x00), 4, ...uleb(offset)];
+const V_STORE = (offset: number): Code => [...simd(0x0b), 4, ...uleb(offset)];
+const SHUFFLE = (lanes: number[]): Code => [...simd(0x0d), ...lanes];
+const SPLAT = simd(0x11);
+const OR = simd(0x50);
+const XOR = simd(0x51);
+const SHL = simd(0xab);
+const SHR_U = simd(0xad);
+const ADD = simd(0xae);
+const I32_LOAD = (offset: number): Code => [0x28, 2, ...uleb(offset)];
+const I64_LOAD = (offset: number): Code => [0x29, 3, ...uleb(offset)];
+const I64_LOAD32_U = (offset: number): Code => [0x35, 2, ...uleb(offset)];
+const I64_STORE32 = (offset: number): Code => [0x3e, 2, ...uleb(offset)];
+const I64_ADD = [0x7c];
+const I64_MUL = [0x7e];
+const I64_AND = [0x83];
+const I64_OR = [0x84];
+const I64_SHL = [0x86];
+const I64_SHR_U = [0x88];
+const MASK26 = 0x3ffffff;
+
+// ---------------------------------------------------------------- ChaCha20
+
+function chachaBody(): { code: Code; v128Locals: number } {
+  // Params: 0 ptr, 1 groups, 2 counter. v128 locals from 3.
+  let next = 3;
+  const X = Array.from({ length: 16 }, () => next++); // input state
+  const V = Array.from({ length: 16 }, () => next++); // working state
+  const T = Array.from({ length: 4 }, () => next++); // transpose
+  const c: Code = [];
+  for (let i = 0; i < 16; i++) {
+    if (i === 12) {
+      // counters of the four lanes: splat(counter) + [0, 1, 2, 3]
+      c.push(...get(2), ...SPLAT, ...simd(0x0c));
+      for (let k = 0; k < 4; k++) c.push(k, 0, 0, 0);
+      c.push(...ADD, ...set(X[12]!));
+    } else {
+      c.push(...i32(0), ...I32_LOAD(STATE + i * 4), ...SPLAT, ...set(X[i]!));
+    }
+  }
+  const rotl = (x: number, n: number): Code => {
+    if (n === 16 || n === 8) {
+      const lanes: number[] = [];
+      for (let k = 0; k < 4; k++) {
+        const b = 4 * k;
+        if (n === 16) lanes.push(b + 2, b + 3, b, b + 1);
+        else lanes.push(b + 3, b, b + 1, b + 2);
+      }
+      return [...get(x), ...get(x), ...SHUFFLE(lanes)];
+    }
+    return [
+      ...get(x),
+      ...i32(n),
+      ...SHL,
+      ...get(x),
+      ...i32(32 - n),
+      ...SHR_U,
+      ...OR,
+    ];
+  };
+  const addTo = (a: number, b: number): Code => [
+    ...get(a),
+    ...get(b),
+    ...ADD,
+    ...set(a),
+  ];
+  const xorRot = (d: number, a: number, n: number): Code => [
+    ...get(d),
+    ...get(a),
+    ...XOR,
+    ...set(d),
+    ...rotl(d, n),
+    ...set(d),
+  ];
+  const qr = (a: number, b: number, cc: number, d: number): Code => [
+    ...addTo(V[a]!, V[b]!),
+    ...xorRot(V[d]!, V[a]!, 16),
+    ...addTo(V[cc]!, V[d]!),
+    ...xorRot(V[b]!, V[cc]!, 12),
+    ...addTo(V[a]!, V[b]!),
+    ...xorRot(V[d]!, V[a]!, 8),
+    ...addTo(V[cc]!, V[d]!),
+    ...xorRot(V[b]!, V[cc]!, 7),
+  ];
+  // block $done { loop $next {
+  c.push(0x02, 0x40, 0x03, 0x40);
+  c.push(...get(1), 0x45, 0x0d, 1); // groups == 0 -> br $done
+  for (let i = 0; i < 16; i++) c.push(...get(X[i]!), ...set(V[i]!));
+  // 10 double rounds, as a loop: the code stays small (about 1 KB of machine
+  // code instead of 10), which matters more than loop overhead when frames
+  // arrive one at a time to a cold cache.
+  const R = next; // the i32 round counter follows the v128 locals
+  c.push(...i32(10), ...set(R));
+  c.push(0x03, 0x40); // loop $round
+  c.push(...qr(0, 4, 8, 12), ...qr(1, 5, 9, 13));
+  c.push(...qr(2, 6, 10, 14), ...qr(3, 7, 11, 15));
+  c.push(...qr(0, 5, 10, 15), ...qr(1, 6, 11, 12));
+  c.push(...qr(2, 7, 8, 13), ...qr(3, 4, 9, 14));
+  c.push(...get(R), ...i32(1), 0x6b, 0x22, ...uleb(R)); // R -= 1 (tee)
+  c.push(0x0d, 0, 0x0b); // br_if $round; end
+  for (let i = 0; i < 16; i++) c.push(...addTo(V[i]!, X[i]!));
+  // Transpose each row of four words; block j, words 4q..4q+3 go to
+  // ptr + 64 j + 16 q.
+  const lanes = (spec: [number, number][]) =>
+    spec.flatMap(([v, l]) => [0, 1, 2, 3].map((k) => v * 16 + l * 4 + k));
+  for (let q = 0; q < 4; q++) {
+    const [a, b, cc, d] = [
+      V[4 * q]!,
+      V[4 * q + 1]!,
+      V[4 * q + 2]!,
+      V[4 * q + 3]!,
+    ];
+    // T0 = a0 b0 a1 b1, T1 = a2 b2 a3 b3, T2 = c0 d0 c1 d1, T3 = c2 d2 c3 d3
+    c.push(
+      ...get(a),
+      ...get(b),
+      ...SHUFFLE(lanes([[0, 0], [1, 0], [0, 1], [1, 1]])),
+      ...set(T[0]!),
+    );
+    c.push(
+      ...get(a),
+      ...get(b),
+      ...SHUFFLE(lanes([[0, 2], [1, 2], [0, 3], [1, 3]])),
+      ...set(T[1]!),
+    );
+    c.push(
+      ...get(cc),
+      ...get(d),
+      ...SHUFFLE(lanes([[0, 0], [1, 0], [0, 1], [1, 1]])),
+      ...set(T[2]!),
+    );
+    c.push(
+      ...get(cc),
+      ...get(d),
+      ...SHUFFLE(lanes([[0, 2], [1, 2], [0, 3], [1, 3]])),
+      ...set(T[3]!),
+    );
+    const rows: [number, number, [number, number][]][] = [
+      [0, 2, [[0, 0], [0, 1], [1, 0], [1, 1]]],
+      [0, 2, [[0, 2], [0, 3], [1, 2], [1, 3]]],
+      [1, 3, [[0, 0], [0, 1], [1, 0], [1, 1]]],
+      [1, 3, [[0, 2], [0, 3], [1, 2], [1, 3]]],
+    ];
+    rows.forEach(([x, y, spec], j) => {
+      const offset = j * 64 + q * 16;
+      c.push(...get(0)); // store address
+      c.push(...get(0), ...V_LOAD(offset));
+      c.push(...get(T[x]!), ...get(T[y]!), ...SHUFFLE(lanes(spec)), ...XOR);
+      c.push(...V_STORE(offset));
+    });
+  }
+  // ptr += 256; groups -= 1; counters += 4; continue
+  c.push(...get(0), ...i32(256), 0x6a, ...set(0));
+  c.push(...get(1), ...i32(1), 0x6b, ...set(1));
+  c.push(...get(X[12]!), ...simd(0x0c));
+  for (let k = 0; k < 4; k++) c.push(4, 0, 0, 0);
+  c.push(...ADD, ...set(X[12]!));
+  c.push(0x0c, 0, 0x0b, 0x0b); // br $next; end loop; end block
+  c.push(0x0b);
+  return { code: c, v128Locals: next - 3 };
+}
+
+// ---------------------------------------------------------------- Poly1305
+
+function polyBody(): { code: Code; i64Locals: number } {
+  // Params: 0 ptr, 1 blocks. i64 locals from 2.
+  let next = 2;
+  const H = Array.from({ length: 5 }, () => next++);
+  const R = Array.from({ length: 5 }, () => next++);
+  const S = [-1, next++, next++, next++, next++]; // S[1..4] = 5 r[i]
+  const D = Array.from({ length: 5 }, () => next++);
+  const C = next++, LO = next++, HI = next++;
+  const c: Code = [];
+  for (let i = 0; i < 5; i++) {
+    c.push(...i32(0), ...I64_LOAD32_U(POLY_H + 4 * i), ...set(H[i]!));
+    c.push(...i32(0), ...I64_LOAD32_U(POLY_R + 4 * i), ...set(R[i]!));
+    if (i > 0) {
+      c.push(...i32(0), ...I64_LOAD32_U(POLY_S + 4 * (i - 1)), ...set(S[i]!));
+    }
+  }
+  const m26 = i64(MASK26);
+  const addLimb = (h: number, bits: Code): Code => [
+    ...get(h),
+    ...bits,
+    ...I64_ADD,
+    ...set(h),
+  ];
+  c.push(0x02, 0x40, 0x03, 0x40);
+  c.push(...get(1), 0x45, 0x0d, 1); // blocks == 0 -> br $done
+  c.push(...get(0), ...I64_LOAD(0), ...set(LO));
+  c.push(...get(0), ...I64_LOAD(8), ...set(HI));
+  c.push(...addLimb(H[0]!, [...get(LO), ...m26, ...I64_AND]));
+  c.push(
+    ...addLimb(H[1]!, [
+      ...get(LO),
+      ...i64(26),
+      ...I64_SHR_U,
+      ...m26,
+      ...I64_AND,
+    ]),
+  );
+  c.push(
+    ...addLimb(H[2]!, [
+      ...get(LO),
+      ...i64(52),
+      ...I64_SHR_U,
+      ...get(HI),
+      ...i64(12),
+      ...I64_SHL,
+      ...I64_OR,
+      ...m26,
+      ...I64_AND,
+    ]),
+  );
+  c.push(
+    ...addLimb(H[3]!, [
+      ...get(HI),
+      ...i64(14),
+      ...I64_SHR_U,
+      ...m26,
+      ...I64_AND,
+    ]),
+  );
+  c.push(
+    ...addLimb(H[4]!, [
+      ...get(HI),
+      ...i64(40),
+      ...I64_SHR_U,
+      ...i64(1 << 24),
+      ...I64_OR,
+    ]),
+  );
+  // d_k = sum_i h_i * (i <= k ? r_{k-i} : 5 r_{5+k-i})
+  for (let k = 0; k < 5; k++) {
+    for (let i = 0; i < 5; i++) {
+      const j = k - i;
+      const m = j >= 0 ? R[j]! : S[5 + j]!;
+      c.push(...get(H[i]!), ...get(m), ...I64_MUL);
+      if (i > 0) c.push(...I64_ADD);
+    }
+    c.push(...set(D[k]!));
+  }
+  // carry: h_k = d_k mod 2^26, into d_{k+1}; the top wraps with * 5
+  for (let k = 0; k < 5; k++) {
+    if (k > 0) c.push(...get(D[k]!), ...get(C), ...I64_ADD, ...set(D[k]!));
+    c.push(...get(D[k]!), ...i64(26), ...I64_SHR_U, ...set(C));
+    c.push(...get(D[k]!), ...m26, ...I64_AND, ...set(H[k]!));
+  }
+  c.push(
+    ...get(H[0]!),
+    ...get(C),
+    ...i64(5),
+    ...I64_MUL,
+    ...I64_ADD,
+    ...set(H[0]!),
+  );
+  c.push(...get(H[0]!), ...i64(26), ...I64_SHR_U, ...set(C));
+  c.push(...get(H[0]!), ...m26, ...I64_AND, ...set(H[0]!));
+  c.push(...get(H[1]!), ...get(C), ...I64_ADD, ...set(H[1]!));
+  // ptr += 16; blocks -= 1
+  c.push(...get(0), ...i32(16), 0x6a, ...set(0));
+  c.push(...get(1), ...i32(1), 0x6b, ...set(1));
+  c.push(0x0c, 0, 0x0b, 0x0b);
+  for (let i = 0; i < 5; i++) {
+    c.push(...i32(0), ...get(H[i]!), ...I64_STORE32(POLY_H + 4 * i));
+  }
+  c.push(0x0b);
+  return { code: c, i64Locals: next - 2 };
+}
+
+function section(id: number, content: Code): Code {
+  return [id, ...uleb(content.length), ...content];
+}
+
+function name(s: string): Code {
+  return [...uleb(s.length), ...[...s].map((ch) => ch.charCodeAt(0))];
+}
+
+function assemble(): Uint8Array<ArrayBuffer> {
+  const cha = chachaBody();
+  const pol = polyBody();
+  const chaFn = [2, ...uleb(cha.v128Locals), 0x7b, 1, 0x7f, ...cha.code];
+  const polFn = [1, ...uleb(pol.i64Locals), 0x7e, ...pol.code];
+  const bytes = [
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, [
+      2,
+      ...[0x60, 3, 0x7f, 0x7f, 0x7f, 0],
+      ...[0x60, 2, 0x7f, 0x7f, 0],
+    ]),
+    ...section(2, [
+      1,
+      ...name("env"),
+      ...name("memory"),
+      2,
+      0,
+      ...uleb(MIN_PAGES),
+    ]),
+    ...section(3, [2, 0, 1]),
+    ...section(7, [
+      2,
+      ...name("chacha"),
+      0,
+      0,
+      ...name("poly"),
+      0,
+      1,
+    ]),
+    ...section(10, [
+      2,
+      ...uleb(chaFn.length),
+      ...chaFn,
+      ...uleb(polFn.length),
+      ...polFn,
+    ]),
+  ];
+  return new Uint8Array(bytes);
+}
+
+const SIGMA = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574];
+const ST = STATE >> 2;
+
+/**
+ * The instantiated AEAD module. Not re-entrant (one shared memory), which is
+ * fine: every call runs to completion synchronously.
+ */
+export class ChaChaPolyWasm {
+  /** The shared memory as bytes (the window starts at {@linkcode AEAD_DATA}). */
+  readonly mem8: Uint8Array;
+  readonly #mem32: Uint32Array;
+  readonly #chacha: (ptr: number, groups: number, counter: number) => void;
+  readonly #poly: (ptr: number, blocks: number) => void;
+  readonly #s = new Uint32Array(4);
+  readonly #got = new Uint8Array(16);
+
+  /**
+   * Instantiates the assembled module on the keystream module's memory.
+   *
+   * @param module The compiled module.
+   * @param keystream The keystream module whose memory is shared.
+   */
+  constructor(module: WebAssembly.Module, keystream: KeystreamWasm) {
+    const instance = new WebAssembly.Instance(module, {
+      env: { memory: keystream.memory },
+    });
+    this.mem8 = keystream.mem8;
+    this.#mem32 = new Uint32Array(keystream.memory.buffer);
+    this.#chacha = instance.exports.chacha as (
+      p: number,
+      g: number,
+      c: number,
+    ) => void;
+    this.#poly = instance.exports.poly as (p: number, b: number) => void;
+  }
+
+  /** Loads the key and the 12-byte nonce into the ChaCha20 state. */
+  #load(keyWords: Uint32Array, nonce: Uint8Array): void {
+    const m32 = this.#mem32;
+    for (let i = 0; i < 4; i++) m32[ST + i] = SIGMA[i]!;
+    for (let i = 0; i < 8; i++) m32[ST + 4 + i] = keyWords[i]!;
+    for (let i = 0; i < 3; i++) {
+      const o = i * 4;
+      m32[ST + 13 + i] = (nonce[o]! | (nonce[o + 1]! << 8) |
+        (nonce[o + 2]! << 16) | (nonce[o + 3]! << 24)) >>> 0;
+    }
+  }
+
+  /**
+   * Takes the one-time Poly1305 key from keystream block 0 (at `at`, 32
+   * bytes), clamps `r` into 26-bit limbs, clears the accumulator, and wipes
+   * the block.
+   */
+  #polyKey(at: number): void {
+    const m32 = this.#mem32;
+    const sc = at >> 2;
+    const t0 = m32[sc]!, t1 = m32[sc + 1]!, t2 = m32[sc + 2]!;
+    const t3 = m32[sc + 3]!;
+    const r0 = t0 & 0x3ffffff;
+    const r1 = ((t0 >>> 26) | (t1 << 6)) & 0x3ffff03;
+    const r2 = ((t1 >>> 20) | (t2 << 12)) & 0x3ffc0ff;
+    const r3 = ((t2 >>> 14) | (t3 << 18)) & 0x3f03fff;
+    const r4 = (t3 >>> 8) & 0x00fffff;
+    const base = POLY_R >> 2;
+    m32[base] = r0;
+    m32[base + 1] = r1;
+    m32[base + 2] = r2;
+    m32[base + 3] = r3;
+    m32[base + 4] = r4;
+    m32[base + 5] = r1 * 5;
+    m32[base + 6] = r2 * 5;
+    m32[base + 7] = r3 * 5;
+    m32[base + 8] = r4 * 5;
+    m32.fill(0, POLY_H >> 2, (POLY_H >> 2) + 5);
+    const s = this.#s;
+    for (let i = 0; i < 4; i++) s[i] = m32[sc + 4 + i]!;
+    m32.fill(0, sc, sc + 16);
+  }
+
+  /** Loads key and nonce and derives the Poly1305 key (block 0) alone. */
+  #setup(keyWords: Uint32Array, nonce: Uint8Array): void {
+    this.#load(keyWords, nonce);
+    this.#mem32.fill(0, SCRATCH >> 2, (SCRATCH >> 2) + 64);
+    this.#chacha(SCRATCH, 1, 0);
+    this.#polyKey(SCRATCH);
+    this.#mem32.fill(0, SCRATCH >> 2, (SCRATCH >> 2) + 64);
+  }
+
+  /**
+   * One ChaCha20 pass from block 0 over the 64 zero bytes just before the
+   * window and the window's `len` bytes: block 0 becomes the Poly1305 key
+   * and blocks 1.. en/decrypt the data, in a single call.
+   */
+  #keyAndCrypt(keyWords: Uint32Array, nonce: Uint8Array, len: number): void {
+    this.#load(keyWords, nonce);
+    const k0 = AEAD_DATA - 64;
+    this.#mem32.fill(0, k0 >> 2, AEAD_DATA >> 2);
+    this.#chacha(k0, Math.ceil((len + 64) / 256), 0);
+    this.#polyKey(k0);
+  }
+
+  /**
+   * Absorbs the window's `len` bytes, zero-padded to 16, and when `last` the
+   * length block for `total` ciphertext bytes too.
+   */
+  #mac(
+    len: number,
+    last: boolean,
+    total: number,
+    base: number = AEAD_DATA,
+  ): void {
+    const m8 = this.mem8;
+    const padded = (len + 15) & ~15;
+    m8.fill(0, base + len, base + padded);
+    let blocks = padded >> 4;
+    if (last) {
+      const p = base + padded;
+      m8.fill(0, p, p + 16);
+      const m32 = this.#mem32;
+      m32[(p >> 2) + 2] = total >>> 0;
+      m32[(p >> 2) + 3] = Math.floor(total / 0x100000000);
+      blocks++;
+    }
+    this.#poly(base, blocks);
+  }
+
+  /** Final reduction of h, plus s; writes the 16-byte tag. */
+  #tag(out: Uint8Array): void {
+    const m32 = this.#mem32;
+    const b = POLY_H >> 2;
+    let h0 = m32[b]!, h1 = m32[b + 1]!, h2 = m32[b + 2]!;
+    let h3 = m32[b + 3]!, h4 = m32[b + 4]!;
+    let c: number;
+    c = h1 >>> 26, h1 &= 0x3ffffff, h2 += c;
+    c = h2 >>> 26, h2 &= 0x3ffffff, h3 += c;
+    c = h3 >>> 26, h3 &= 0x3ffffff, h4 += c;
+    c = h4 >>> 26, h4 &= 0x3ffffff, h0 += c * 5;
+    c = h0 >>> 26, h0 &= 0x3ffffff, h1 += c;
+    // g = h + 5 - 2^130; use it when it does not borrow (h >= p).
+    let g0 = h0 + 5;
+    c = g0 >>> 26, g0 &= 0x3ffffff;
+    let g1 = h1 + c;
+    c = g1 >>> 26, g1 &= 0x3ffffff;
+    let g2 = h2 + c;
+    c = g2 >>> 26, g2 &= 0x3ffffff;
+    let g3 = h3 + c;
+    c = g3 >>> 26, g3 &= 0x3ffffff;
+    const g4 = h4 + c - (1 << 26);
+    if (g4 >= 0) {
+      h0 = g0, h1 = g1, h2 = g2, h3 = g3, h4 = g4;
+    }
+    // h mod 2^128 as four 32-bit words, plus s.
+    const s = this.#s;
+    const f0 = ((h0 | (h1 << 26)) >>> 0) + s[0]!;
+    const f1 = (((h1 >>> 6) | (h2 << 20)) >>> 0) + s[1]! +
+      Math.floor(f0 / 0x100000000);
+    const f2 = (((h2 >>> 12) | (h3 << 14)) >>> 0) + s[2]! +
+      Math.floor(f1 / 0x100000000);
+    const f3 = (((h3 >>> 18) | (h4 << 8)) >>> 0) + s[3]! +
+      Math.floor(f2 / 0x100000000);
+    put32(out, 0, f0);
+    put32(out, 4, f1);
+    put32(out, 8, f2);
+    put32(out, 12, f3);
+  }
+
+  /**
+   * Encrypts the first `len` bytes of the window in place and writes the
+   * tag (one-shot; `len` at most {@linkcode AEAD_WINDOW_MAX}).
+   *
+   * @param keyWords The 32-byte key as eight little-endian words.
+   * @param nonce The 12-byte nonce.
+   * @param len Message length.
+   * @param tag Where the 16-byte tag goes.
+   * @throws {RangeError} When `len` is out of range.
+   */
+  sealWindow(
+    keyWords: Uint32Array,
+    nonce: Uint8Array,
+    len: number,
+    tag: Uint8Array,
+  ): void {
+    checkWindow(len);
+    this.#keyAndCrypt(keyWords, nonce, len);
+    this.#mac(len, true, len);
+    this.#tag(tag);
+    this.#wipe();
+  }
+
+  /**
+   * Checks the tag over the first `len` bytes of the window and, when it is
+   * valid, leaves them decrypted in place (one-shot; `len` at most
+   * {@linkcode AEAD_WINDOW_MAX}). On a bad tag the window is zeroed.
+   *
+   * @param keyWords The 32-byte key as eight little-endian words.
+   * @param nonce The 12-byte nonce.
+   * @param len Message length.
+   * @param tag The received 16-byte tag.
+   * @returns Whether the tag was valid.
+   * @throws {RangeError} When `len` is out of range.
+   */
+  openWindow(
+    keyWords: Uint32Array,
+    nonce: Uint8Array,
+    len: number,
+    tag: Uint8Array,
+  ): boolean {
+    checkWindow(len);
+    // Keep the ciphertext for the MAC: the single pass decrypts the window.
+    const m8 = this.mem8;
+    m8.copyWithin(MAC_COPY, AEAD_DATA, AEAD_DATA + len);
+    this.#keyAndCrypt(keyWords, nonce, len);
+    this.#mac(len, true, len, MAC_COPY);
+    const ok = this.#tagMatches(tag);
+    this.#wipe();
+    if (!ok) {
+      m8.fill(0, AEAD_DATA, AEAD_DATA + len);
+      return false;
+    }
+    return true;
+  }
+
+  /** Clears the key words, the Poly1305 key and the accumulator. */
+  #wipe(): void {
+    this.#mem32.fill(0, ST + 4, ST + 12);
+    this.#mem32.fill(0, POLY_R >> 2, (POLY_H >> 2) + 5);
+    this.#s.fill(0);
+  }
+
+  #tagMatches(tag: Uint8Array): boolean {
+    const got = this.#got;
+    this.#tag(got);
+    let diff = 0;
+    for (let i = 0; i < 16; i++) diff |= got[i]! ^ tag[i]!;
+    got.fill(0);
+    return diff === 0;
+  }
+
+  /**
+   * Encrypts `data` (any length) in place and writes the tag.
+   *
+   * @param keyWords The 32-byte key as eight little-endian words.
+   * @param nonce The 12-byte nonce.
+   * @param data Plaintext in, ciphertext out.
+   * @param tag Where the 16-byte tag goes.
+   */
+  seal(
+    keyWords: Uint32Array,
+    nonce: Uint8Array,
+    data: Uint8Array,
+    tag: Uint8Array,
+  ): void {
+    this.#setup(keyWords, nonce);
+    const m8 = this.mem8;
+    const n = data.length;
+    let counter = 1;
+    let off = 0;
+    do {
+      const len = Math.min(AEAD_CHUNK, n - off);
+      if (len > 0) {
+        m8.set(data.subarray(off, off + len), AEAD_DATA);
+        const groups = Math.ceil(len / 256);
+        this.#chacha(AEAD_DATA, groups, counter);
+        counter += groups * 4;
+        data.set(m8.subarray(AEAD_DATA, AEAD_DATA + len), off);
+      }
+      off += len;
+      this.#mac(len, off >= n, n);
+    } while (off < n);
+    this.#tag(tag);
+    this.#wipe();
+    m8.fill(0, AEAD_DATA, AEAD_DATA + Math.min(n, AEAD_CHUNK) + 16);
+  }
+
+  /**
+   * Checks the tag and decrypts `input` (any length) into `output`, which may
+   * be the same buffer. On a bad tag `output` is zeroed.
+   *
+   * @param keyWords The 32-byte key as eight little-endian words.
+   * @param nonce The 12-byte nonce.
+   * @param input Ciphertext.
+   * @param tag The received 16-byte tag.
+   * @param output Where the plaintext goes (input.length bytes).
+   * @returns Whether the tag was valid.
+   */
+  open(
+    keyWords: Uint32Array,
+    nonce: Uint8Array,
+    input: Uint8Array,
+    tag: Uint8Array,
+    output: Uint8Array,
+  ): boolean {
+    this.#setup(keyWords, nonce);
+    const m8 = this.mem8;
+    const n = input.length;
+    let counter = 1;
+    let off = 0;
+    do {
+      const len = Math.min(AEAD_CHUNK, n - off);
+      if (len > 0) m8.set(input.subarray(off, off + len), AEAD_DATA);
+      this.#mac(len, off + len >= n, n); // reads the window only
+      if (len > 0) {
+        const groups = Math.ceil(len / 256);
+        this.#chacha(AEAD_DATA, groups, counter);
+        counter += groups * 4;
+        output.set(m8.subarray(AEAD_DATA, AEAD_DATA + len), off);
+      }
+      off += len;
+    } while (off < n);
+    m8.fill(0, AEAD_DATA, AEAD_DATA + Math.min(n, AEAD_CHUNK) + 16);
+    const ok = this.#tagMatches(tag);
+    this.#wipe();
+    if (!ok) {
+      output.fill(0, 0, n);
+      return false;
+    }
+    return true;
+  }
+}
+
+function checkWindow(len: number): void {
+  if (!(len >= 0 && len <= AEAD_WINDOW_MAX)) {
+    throw new RangeError(`Cannot use the AEAD window for ${len} bytes`);
+  }
+}
+
+function put32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v;
+  out[at + 1] = v >>> 8;
+  out[at + 2] = v >>> 16;
+  out[at + 3] = v >>> 24;
+}
+
+function instantiate(): ChaChaPolyWasm | undefined {
+  if (keystreamWasm === undefined) return undefined;
+  try {
+    const bytes = assemble();
+    if (!WebAssembly.validate(bytes)) return undefined;
+    return new ChaChaPolyWasm(new WebAssembly.Module(bytes), keystreamWasm);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The AEAD module on the keystream module's memory, or undefined without
+ * WebAssembly SIMD.
+ */
+export const chachaPolyWasm: ChaChaPolyWasm | undefined = instantiate();
