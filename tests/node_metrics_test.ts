@@ -315,3 +315,47 @@ Deno.test("/metrics counts handshake failures by direction and reason", async ()
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the handler queue is capped in bytes too: big messages behind a slow handler drop", async () => {
+  const dir = await Deno.makeTempDir();
+  const b = await Node.create(options(dir, "b", {
+    handlerQueueSize: 1000,
+    handlerQueueBytes: 4096,
+  }));
+  const me = NodeManager.fromPrivateKey(generateKeyPair().privateKey, {
+    name: "raw",
+    role: "controller",
+  });
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let p: RawPeer | undefined;
+  try {
+    await b.start();
+    b.transport.onMessage(async (_c, msg) => {
+      if (msg.type === "blob") await released;
+    });
+    p = await RawPeer.open(b, me);
+    p.send(p.message("hello"));
+    await waitFor(() =>
+      b.transport.connectedPeers().includes(me.getIdentity()!.id)
+    );
+    const blob = (): Message =>
+      newMessage("blob", {
+        from: p!.id,
+        to: p!.to,
+        payload: { data: "x".repeat(3000) },
+      });
+    // Each frame is over 3 KB: one is being handled, one waits (an empty
+    // queue always admits one), the next would pass 4096 bytes and drops.
+    await expectDrops(b, { queue_overflow: 3 }, () => {
+      for (let i = 0; i < 5; i++) p!.send(blob());
+    });
+    // Small messages still fit beside the waiting one.
+    await expectDrops(b, {}, () => p!.send(p!.message("small")));
+  } finally {
+    release();
+    await p?.raw.close().catch(() => {});
+    await b.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

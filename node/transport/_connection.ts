@@ -104,7 +104,12 @@ export class Connection implements PeerConnection {
   #keepalive: Timer | undefined;
   #sendWaiters = 0;
   #inbox: (Message | undefined)[] = [];
+  #inboxSizes: number[] = [];
   #inboxHead = 0;
+  /** Frame bytes of the messages waiting in the inbox. */
+  #inboxBytes = 0;
+  /** Size of the frame being processed (charged to the inbox if queued). */
+  #frameBytes = 0;
   #pumping = false;
   #gracefulStarted = false;
   #lastRateWarn = 0;
@@ -186,6 +191,7 @@ export class Connection implements PeerConnection {
     const counters = host.counters;
     counters.framesIn++;
     counters.bytesIn += data.length;
+    this.#frameBytes = data.length;
     if (this.#limiter !== undefined && !this.#limiter.allow()) {
       counters.drops.rate_limit++;
       const now = host.now();
@@ -252,8 +258,13 @@ export class Connection implements PeerConnection {
    * @returns Whether it was queued.
    */
   enqueue(message: Message): boolean {
+    const queued = this.#inbox.length - this.#inboxHead;
+    const bytes = this.#frameBytes;
     if (
-      this.#inbox.length - this.#inboxHead >= this.#host.config.handlerQueueSize
+      queued >= this.#host.config.handlerQueueSize ||
+      // Bytes are capped too, but one message always fits an empty queue.
+      (queued > 0 &&
+        this.#inboxBytes + bytes > this.#host.config.handlerQueueBytes)
     ) {
       this.#host.counters.drops.queue_overflow++;
       this.#host.logger.warn("handler queue full, dropping message", {
@@ -264,6 +275,8 @@ export class Connection implements PeerConnection {
       return false;
     }
     this.#inbox.push(message);
+    this.#inboxSizes.push(bytes);
+    this.#inboxBytes += bytes;
     if (!this.#pumping) {
       this.#pumping = true;
       void this.#pump();
@@ -275,12 +288,15 @@ export class Connection implements PeerConnection {
     try {
       while (this.#inboxHead < this.#inbox.length) {
         const message = this.#inbox[this.#inboxHead]!;
+        this.#inboxBytes -= this.#inboxSizes[this.#inboxHead]!;
         this.#inbox[this.#inboxHead++] = undefined;
         if (this.#inboxHead === this.#inbox.length) {
           this.#inbox = [];
+          this.#inboxSizes = [];
           this.#inboxHead = 0;
         } else if (this.#inboxHead >= 1024) {
           this.#inbox = this.#inbox.slice(this.#inboxHead);
+          this.#inboxSizes = this.#inboxSizes.slice(this.#inboxHead);
           this.#inboxHead = 0;
         }
         const r = this.#host.dispatch(this, message);

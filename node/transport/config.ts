@@ -68,6 +68,11 @@ export interface TransportConfig {
   rateLimitDisabled: boolean;
   /** Most messages waiting for handlers per connection; more are dropped. */
   handlerQueueSize: number;
+  /**
+   * Most frame bytes waiting for handlers per connection; more are dropped
+   * (one message is always admitted to an empty queue).
+   */
+  handlerQueueBytes: number;
   /** Most requests awaiting a reply per transport. */
   maxPendingRequests: number;
   /** Default timeout of {@linkcode Transport.request}. */
@@ -111,6 +116,7 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object
     rateLimitPerSecond: 50,
     rateLimitDisabled: false,
     handlerQueueSize: 1024,
+    handlerQueueBytes: 32 * 1024 * 1024,
     maxPendingRequests: 10_000,
     requestTimeout: 30_000,
     sendHighWaterMark: 4 * 1024 * 1024,
@@ -136,6 +142,7 @@ const NUMBER_LIMITS: { [K in keyof TransportConfig]?: [number, number] } = {
   rateLimitBurst: [1, 1_000_000_000],
   rateLimitPerSecond: [1, 1_000_000_000],
   handlerQueueSize: [1, 10_000_000],
+  handlerQueueBytes: [1024, 64 * 1024 * 1024 * 1024],
   maxPendingRequests: [1, 100_000_000],
   requestTimeout: [1, 86_400_000],
   sendHighWaterMark: [1024, 1024 * 1024 * 1024],
