@@ -585,17 +585,26 @@ function isObject(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** Looks a struct field up as Go's decoder matches keys. */
-function field(obj: Obj, name: string, known: ReadonlySet<string>): unknown {
+/** Whether every key of `obj` is one of the struct's exact field names. */
+function onlyKnownKeys(obj: Obj, known: ReadonlySet<string>): boolean {
+  for (const k in obj) {
+    if (!known.has(k)) return false;
+  }
+  return true;
+}
+
+/**
+ * Looks a struct field up as Go's decoder matches keys. `exactOnly` is
+ * {@linkcode onlyKnownKeys} of `obj`, when the caller already knows it.
+ */
+function field(
+  obj: Obj,
+  name: string,
+  known: ReadonlySet<string>,
+  exactOnly?: boolean,
+): unknown {
   if (Object.hasOwn(obj, name)) {
-    let exactOnly = true;
-    for (const k in obj) {
-      if (!known.has(k)) {
-        exactOnly = false;
-        break;
-      }
-    }
-    if (exactOnly) return obj[name];
+    if (exactOnly ?? onlyKnownKeys(obj, known)) return obj[name];
   }
   const lower = name.toLowerCase();
   let found: unknown = undefined;
@@ -610,6 +619,7 @@ class Reader {
   readonly #known: ReadonlySet<string>;
   readonly #what: string;
   readonly #code: MessageErrorCode;
+  #exactOnly: boolean | undefined;
 
   constructor(
     obj: Obj,
@@ -631,7 +641,9 @@ class Reader {
   }
 
   raw(name: string): unknown {
-    return field(this.#obj, name, this.#known);
+    // The key check is the same for every field of the object: do it once.
+    this.#exactOnly ??= onlyKnownKeys(this.#obj, this.#known);
+    return field(this.#obj, name, this.#known, this.#exactOnly);
   }
 
   string(name: string): string {

@@ -412,6 +412,52 @@ Deno.test("request() resolves with the reply; send() to an unknown peer fails", 
   }
 });
 
+Deno.test("request() deadlines: each unanswered request times out at its own timeout, in any order", async () => {
+  const s = new Stack();
+  try {
+    const { transport: server } = await s.server(serverNode);
+    const { transport: client } = await s.transport(clientNode);
+    server.onMessage((conn, m) => {
+      if (m.type === "ping") {
+        return conn.send(
+          reply(m, "pong", { payload: { sentAt: 1, receivedAt: 2 } }),
+        );
+      }
+    });
+    const conn = await client.connect({ address: server.addr });
+    const t0 = performance.now();
+    const settled: [number, number][] = [];
+    const timeoutOf = (ms: number) =>
+      client.request(conn.peerId, hello(CLIENT_ID, SERVER_ID, ms), {
+        timeout: ms,
+      }).then(
+        () => assert.fail("an unanswered request resolved"),
+        (e) => {
+          assert.ok(e instanceof TransportError && e.code === "timeout");
+          assert.match(e.message, new RegExp(`timeout after ${ms} ms`));
+          settled.push([ms, performance.now() - t0]);
+        },
+      );
+    // A long deadline first, then shorter ones: each must re-arm earlier.
+    const all = [timeoutOf(900), timeoutOf(400), timeoutOf(150)];
+    const ping = newMessage("ping", {
+      from: CLIENT_ID,
+      to: SERVER_ID,
+      payload: { sentAt: 1 },
+    });
+    const pong = await client.request(conn.peerId, ping, { timeout: 5_000 });
+    assert.equal(pong.replyTo, ping.id);
+    await Promise.all(all);
+    assert.deepEqual(settled.map(([ms]) => ms), [150, 400, 900]);
+    for (const [ms, at] of settled) {
+      assert.ok(at >= ms - 1, `${ms} ms request timed out after ${at} ms`);
+      assert.ok(at < ms + 400, `${ms} ms request timed out after ${at} ms`);
+    }
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("frames over maxMessageSize: refused when sending, 1009 when receiving", async () => {
   const s = new Stack();
   try {

@@ -35,6 +35,9 @@ import type { TransportCounters } from "./_counters.ts";
 
 type Timer = ReturnType<typeof setTimeout>;
 
+/** What `send` returns when the message was written at once. */
+export const RESOLVED: Promise<void> = Promise.resolve();
+
 /** Most `send` calls allowed to wait for buffer space at once. */
 const MAX_SEND_WAITERS = 1024;
 
@@ -309,7 +312,21 @@ export class Connection implements PeerConnection {
 
   // ---- outbound
 
-  async send(message: Message, options: SendOptions = {}): Promise<void> {
+  send(message: Message, options: SendOptions = {}): Promise<void> {
+    // Fast path (no back-pressure): write now, no async function frame.
+    if (this.#socket.bufferedAmount <= this.#host.config.sendHighWaterMark) {
+      try {
+        this.#checkOpen();
+        this.#write(message);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return RESOLVED;
+    }
+    return this.#sendSlow(message, options);
+  }
+
+  async #sendSlow(message: Message, options: SendOptions): Promise<void> {
     const hwm = this.#host.config.sendHighWaterMark;
     while (this.#socket.bufferedAmount > hwm) {
       this.#checkOpen();

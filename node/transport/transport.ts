@@ -33,7 +33,7 @@ import {
   respondToHandshake,
   verifyHandshakeAck,
 } from "./handshake.ts";
-import { Connection, type ConnectionHost } from "./_connection.ts";
+import { Connection, type ConnectionHost, RESOLVED } from "./_connection.ts";
 import { type FrameSocket, ServerSocket } from "./_socket.ts";
 import { dialWebSocket } from "./_ws_client.ts";
 import { TransportCounters } from "./_counters.ts";
@@ -149,11 +149,25 @@ export interface TransportOptions {
   challenge?: () => Uint8Array;
 }
 
-interface Pending {
-  peerId: string;
-  resolve: (m: Message) => void;
-  reject: (e: unknown) => void;
-  timer: Timer;
+/**
+ * A request waiting for its reply. Deadlines are kept by one shared timer
+ * per transport (see `Transport.#armDeadline`), not a timer per request.
+ */
+class Pending {
+  /** Removes the abort listener, when one was added. */
+  onAbort: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly id: string,
+    readonly peerId: string,
+    readonly type: string,
+    readonly timeout: number,
+    /** `performance.now()` milliseconds after which the request times out. */
+    readonly deadline: number,
+    readonly signal: AbortSignal | undefined,
+    readonly resolve: (m: Message) => void,
+    readonly reject: (e: unknown) => void,
+  ) {}
 }
 
 interface FirstFrame {
@@ -379,6 +393,9 @@ export class Transport {
   readonly #deliberate = new WeakSet<Connection>();
   readonly #reconnects = new Map<string, Timer>();
   readonly #pending = new Map<string, Pending>();
+  /** The shared request-deadline timer and when it fires (`performance.now()`). */
+  #deadlineTimer: Timer | undefined;
+  #deadlineAt = Infinity;
   readonly #handlers: MessageHandler[] = [];
   readonly #listeners: ((e: ConnectionEvent) => void)[] = [];
   readonly #stopCtrl = new AbortController();
@@ -541,8 +558,8 @@ export class Transport {
     for (const t of this.#reconnects.values()) clearTimeout(t);
     this.#reconnects.clear();
     for (const [id, p] of this.#pending) {
-      clearTimeout(p.timer);
-      p.reject(
+      this.#rejectRequest(
+        p,
         new TransportError(
           "stopped",
           `Cannot complete request ${id}: transport stopped`,
@@ -550,6 +567,7 @@ export class Transport {
       );
     }
     this.#pending.clear();
+    this.#disarmDeadline();
     await Promise.allSettled([...this.#dialing.values()]);
     for (const s of this.#handshaking) s.close(1001, "server shutdown");
     const conns = [...this.#all];
@@ -773,53 +791,111 @@ export class Transport {
     }
     const timeout = options.timeout ?? this.#config.requestTimeout;
     const signal = options.signal;
-    return new Promise<Message>((resolve, reject) => {
-      const cleanup = () => {
-        clearTimeout(entry.timer);
-        this.#pending.delete(message.id);
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const onAbort = () => {
-        cleanup();
-        reject(
+    if (signal?.aborted) {
+      return Promise.reject(
+        new TransportError(
+          "aborted",
+          `Cannot complete request ${message.type}: aborted`,
+          { cause: signal.reason },
+        ),
+      );
+    }
+    const conn = this.#lookup(peerId);
+    if (conn === undefined) {
+      return Promise.reject(
+        new TransportError(
+          "not_connected",
+          `Cannot send: peer ${peerId} not connected`,
+        ),
+      );
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<Message>();
+    const deadline = performance.now() + timeout;
+    const entry = new Pending(
+      message.id,
+      peerId,
+      message.type,
+      timeout,
+      deadline,
+      signal,
+      resolve,
+      reject,
+    );
+    if (signal !== undefined) {
+      entry.onAbort = () =>
+        this.#rejectRequest(
+          entry,
           new TransportError(
             "aborted",
             `Cannot complete request ${message.type}: aborted`,
-            {
-              cause: signal!.reason,
-            },
+            { cause: signal.reason },
           ),
         );
-      };
-      const entry: Pending = {
-        peerId,
-        resolve: (m) => {
-          cleanup();
-          resolve(m);
-        },
-        reject: (e) => {
-          cleanup();
-          reject(e);
-        },
-        timer: setTimeout(() => {
-          entry.reject(
-            new TransportError(
-              "timeout",
-              `Cannot complete request ${message.type} to peer ${peerId}: timeout after ${timeout} ms`,
-            ),
-          );
-        }, timeout),
-      };
-      if (signal?.aborted) {
-        clearTimeout(entry.timer);
-        return onAbort();
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#pending.set(message.id, entry);
-      this.send(peerId, message, signal ? { signal } : {}).catch((err) => {
-        if (this.#pending.get(message.id) === entry) entry.reject(err);
-      });
-    });
+      signal.addEventListener("abort", entry.onAbort, { once: true });
+    }
+    this.#pending.set(message.id, entry);
+    if (deadline < this.#deadlineAt) this.#armDeadline(deadline);
+    const sent = conn.send(message, signal ? { signal } : {});
+    if (sent !== RESOLVED) {
+      sent.catch((err) => this.#rejectRequest(entry, err));
+    }
+    return promise;
+  }
+
+  /** Removes a pending request; false when it was already settled. */
+  #settleRequest(p: Pending): boolean {
+    if (this.#pending.get(p.id) !== p) return false;
+    this.#pending.delete(p.id);
+    if (p.onAbort !== undefined) {
+      p.signal!.removeEventListener("abort", p.onAbort);
+    }
+    if (this.#stopped && this.#pending.size === 0) this.#disarmDeadline();
+    return true;
+  }
+
+  #rejectRequest(p: Pending, err: unknown): void {
+    if (this.#settleRequest(p)) p.reject(err);
+  }
+
+  /**
+   * Arms the shared deadline timer for `deadline` (earlier than the armed
+   * one). It stays armed when requests complete (clearing and re-arming a
+   * timer per request costs more than the request's own bookkeeping) and
+   * is disarmed by `stop`.
+   */
+  #armDeadline(deadline: number): void {
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#deadlineAt = deadline;
+    this.#deadlineTimer = setTimeout(
+      () => this.#sweepDeadlines(),
+      Math.max(0, Math.ceil(deadline - performance.now())),
+    );
+  }
+
+  #disarmDeadline(): void {
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
+    this.#deadlineAt = Infinity;
+  }
+
+  /** Times out every overdue request and re-arms for the next deadline. */
+  #sweepDeadlines(): void {
+    this.#deadlineTimer = undefined;
+    this.#deadlineAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const p of this.#pending.values()) {
+      if (p.deadline <= now) {
+        this.#rejectRequest(
+          p,
+          new TransportError(
+            "timeout",
+            `Cannot complete request ${p.type} to peer ${p.peerId}: timeout after ${p.timeout} ms`,
+          ),
+        );
+      } else if (p.deadline < next) next = p.deadline;
+    }
+    if (next !== Infinity && !this.#stopped) this.#armDeadline(next);
   }
 
   /**
@@ -1049,6 +1125,7 @@ export class Transport {
       const p = this.#pending.get(msg.replyTo);
       if (p !== undefined && p.peerId === conn.peerId) {
         this.#counters.messageIn(msg.type);
+        this.#settleRequest(p);
         p.resolve(msg);
         return;
       }
@@ -1145,7 +1222,8 @@ export class Transport {
     });
     for (const [id, p] of this.#pending) {
       if (p.peerId === conn.peerId) {
-        p.reject(
+        this.#rejectRequest(
+          p,
           new TransportError(
             "connection_closed",
             `Cannot complete request ${id}: connection to peer ${conn.peerId} closed`,
