@@ -126,15 +126,20 @@ function sigma1(x: number): number {
   return rotr(x, 17) ^ rotr(x, 19) ^ (x >>> 10);
 }
 
+/** Words of a prefix from {@linkcode computePrefix}. */
+const PREFIX_WORDS = 55;
+
 /**
  * Precomputes what is fixed per (nonce, high counter word): W0..W21 (W7 left
- * zero) at 0..21, K[t] + W[t] for t = 16..21 at 22..27, and the working
- * variables a..h after rounds 0..6 at 28..35.
+ * zero) at 0..21, K[t] + W[t] for t = 16..21 at 22..27, the working
+ * variables a..h after rounds 0..6 at 28..35, and for t = 22..37 the sum of
+ * the schedule terms of W[t] that do not depend on W7 at t + 14 (36..51);
+ * then e and a after round 7 less W7 (52, 53) and a ^ b after round 6 (54).
  */
 function computePrefix(
   nonce: Uint8Array,
   high: number,
-  w: Int32Array = new Int32Array(36),
+  w: Int32Array = new Int32Array(PREFIX_WORDS),
 ): Int32Array {
   for (let i = 0; i < 6; i++) {
     const o = i * 4;
@@ -170,6 +175,25 @@ function computePrefix(
     a = (t1 + t2) | 0;
   }
   for (let t = 16; t < 22; t++) w[t + 6] = (K[t]! + w[t]!) | 0;
+  // The per-message constant part of W22..W37: every term of the schedule
+  // sum whose word does not depend on W7 (the SIMD module adds the rest).
+  const fixed = (i: number) => i !== 7 && i < 22;
+  for (let t = 22; t < 38; t++) {
+    let sum = 0;
+    if (fixed(t - 2)) sum += sigma1(w[t - 2]!);
+    if (fixed(t - 7)) sum += w[t - 7]!;
+    if (fixed(t - 15)) sum += sigma0(w[t - 15]!);
+    if (fixed(t - 16)) sum += w[t - 16]!;
+    w[t + 14] = sum | 0;
+  }
+  // Round 7 with W7 = 0: its T1 and T2 only lack W7 (the SIMD module adds it).
+  const t1 = (h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) +
+    ((e & f) ^ (~e & g)) + K[7]!) | 0;
+  const t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) +
+    ((a & b) ^ (a & c) ^ (b & c));
+  w[52] = (d + t1) | 0;
+  w[53] = (t1 + t2) | 0;
+  w[54] = a ^ b;
   w[28] = a;
   w[29] = b;
   w[30] = c;

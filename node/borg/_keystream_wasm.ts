@@ -63,6 +63,9 @@ const V_LOAD = (offset: number): Code => [...simd(0x00), 4, ...uleb(offset)];
 const V_STORE = (offset: number): Code => [...simd(0x0b), 4, ...uleb(offset)];
 const SHUFFLE = (lanes: number[]): Code => [...simd(0x0d), ...lanes];
 const SPLAT = simd(0x11);
+/** Lanes of a shuffle that byte-swaps each 32-bit word of its first input. */
+const BSWAP = [3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12];
+const AND = simd(0x4e);
 const OR = simd(0x50);
 const XOR = simd(0x51);
 const BITSELECT = simd(0x52);
@@ -155,6 +158,11 @@ function fixedWord(t: number): number | undefined {
   return undefined;
 }
 
+/** Whether message word t depends on the block counter (W7). */
+function varies(t: number): boolean {
+  return t === 7 || t >= 22;
+}
+
 function rotrScalar(x: number, n: number): number {
   return ((x >>> n) | (x << (32 - n))) | 0;
 }
@@ -162,14 +170,20 @@ function rotrScalar(x: number, n: number): number {
 // Locals: 0 ptr, 1 groups, 2 counter (params); v128 locals from 3.
 let nextLocal = 3;
 const alloc = (): number => nextLocal++;
-const P: Record<number, number> = {}; // prefix words W0..W6, W16..W21
-for (const t of [0, 1, 2, 3, 4, 5, 6, 16, 17, 18, 19, 20, 21]) P[t] = alloc();
+// Per-message constant part of W[t], t = 22..37: the terms of the schedule
+// sum that come from W0..W6 or W8..W21 (prefix words 36..51).
+const C: Record<number, number> = {};
+for (let t = 22; t < 38; t++) C[t] = alloc();
 const KW: Record<number, number> = {}; // K + W for t = 16..21
 for (let t = 16; t < 22; t++) KW[t] = alloc();
 const S0 = Array.from({ length: 8 }, alloc); // state after rounds 0..6
+const E8 = alloc(); // e after round 7, less W7
+const A8 = alloc(); // a after round 7, less W7
+const AB0 = alloc(); // a ^ b after round 6
 const LOW = alloc(); // counters of the four lanes
 const V = Array.from({ length: 8 }, alloc); // working variables
 const T1 = alloc();
+const AB = [alloc(), alloc()]; // a ^ b of this round and of the previous one
 const WL: Record<number, number> = {};
 for (let t = 22; t < 64; t++) WL[t] = alloc();
 const TR = Array.from({ length: 4 }, alloc); // transpose temporaries
@@ -188,7 +202,6 @@ function word(t: number): Code | undefined {
   const f = fixedWord(t);
   if (f !== undefined) return f === 0 ? undefined : splatConst(f);
   if (t === 7) return get(LOW);
-  if (t < 7 || (t >= 16 && t < 22)) return get(P[t]!);
   return get(WL[t]!);
 }
 
@@ -214,93 +227,24 @@ function sum(terms: (Code | undefined)[]): Code {
   return out;
 }
 
-function body(): Code {
+/**
+ * Adds the IV to the final state `fin` (a..h, four blocks, one per lane),
+ * byte-swaps, transposes (temporaries `TR`) and XORs the four 32-byte
+ * blocks into memory at local 0 (ptr).
+ */
+function output(fin: number[], TR: number[]): Code {
   const c: Code = [];
-  // Splat the prefix scalars (Int32 words at address 0) into locals.
-  const load = (index: number, local: number) =>
-    c.push(...i32(0), 0x28, 2, ...uleb(index * 4), ...SPLAT, ...set(local));
-  for (const t of [0, 1, 2, 3, 4, 5, 6, 16, 17, 18, 19, 20, 21]) load(t, P[t]!);
-  for (let t = 16; t < 22; t++) load(t + 6, KW[t]!);
-  for (let i = 0; i < 8; i++) load(28 + i, S0[i]!);
-  // LOW = splat(counter) + [0, 1, 2, 3]
-  c.push(...get(2), ...SPLAT, ...simd(0x0c));
-  for (let i = 0; i < 4; i++) c.push(i, 0, 0, 0);
-  c.push(...ADD, ...set(LOW));
-  // block $done { loop $next {
-  c.push(0x02, 0x40, 0x03, 0x40);
-  c.push(...get(1), 0x45, 0x0d, 1); // groups == 0 -> br $done
-  for (let i = 0; i < 8; i++) c.push(...get(S0[i]!), ...set(V[i]!));
-  let rot = 0;
-  const role = (r: number) => V[((r - rot) % 8 + 8) % 8]!;
-  for (let t = 7; t < 64; t++) {
-    if (t >= 22) {
-      c.push(
-        ...sum([
-          sigmaSmall(t - 2, 17, 19, 10),
-          word(t - 7),
-          sigmaSmall(t - 15, 7, 18, 3),
-          word(t - 16),
-        ]),
-        ...set(WL[t]!),
-      );
-    }
-    const [a, b, cc, d, e, f, g, h] = [0, 1, 2, 3, 4, 5, 6, 7].map(role) as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
-    let kw: Code;
-    const fw = fixedWord(t);
-    if (fw !== undefined) kw = splatConst((K[t]! + fw) | 0);
-    else if (t >= 16 && t < 22) kw = get(KW[t]!);
-    else kw = [...splatConst(K[t]! | 0), ...word(t)!, ...ADD];
-    const E = get(e), A = get(a);
-    const bigSigma1 = [
-      ...rotr(E, 6),
-      ...rotr(E, 11),
-      ...XOR,
-      ...rotr(E, 25),
-      ...XOR,
-    ];
-    const ch = [...get(f), ...get(g), ...E, ...BITSELECT];
-    c.push(
-      ...get(h),
-      ...bigSigma1,
-      ...ADD,
-      ...ch,
-      ...ADD,
-      ...kw,
-      ...ADD,
-      ...set(T1),
-    );
-    c.push(...get(d), ...get(T1), ...ADD, ...set(d));
-    const bigSigma0 = [
-      ...rotr(A, 2),
-      ...rotr(A, 13),
-      ...XOR,
-      ...rotr(A, 22),
-      ...XOR,
-    ];
-    const maj = [...get(cc), ...A, ...A, ...get(b), ...XOR, ...BITSELECT];
-    c.push(...get(T1), ...bigSigma0, ...ADD, ...maj, ...ADD, ...set(h));
-    rot++;
-  }
-  // Final values: add the IV.
-  const fin = [0, 1, 2, 3, 4, 5, 6, 7].map(role);
   for (let i = 0; i < 8; i++) {
-    c.push(...get(fin[i]!), ...splatConst(IV[i]! | 0), ...ADD, ...set(fin[i]!));
+    c.push(...get(fin[i]!), ...splatConst(IV[i]! | 0), ...ADD);
+    // Byte-swap each word here (a one-input shuffle), so the transpose
+    // below is made of plain word and quad-word interleaves.
+    c.push(0x22, ...uleb(fin[i]!), ...get(fin[i]!), ...SHUFFLE(BSWAP));
+    c.push(...set(fin[i]!));
   }
-  // Transpose 4x4 words, byte-swap, XOR into memory. Block j sits at
+  // Transpose 4x4 words, XOR into memory. Block j sits at
   // ptr + 32 j: words 0..3 from (a, b, c, d), words 4..7 from (e, f, g, h).
   const lanes = (spec: [number, number][]) =>
     spec.flatMap(([v, l]) => [0, 1, 2, 3].map((k) => v * 16 + l * 4 + k));
-  const swapped = (spec: [number, number][]) =>
-    spec.flatMap(([v, l]) => [3, 2, 1, 0].map((k) => v * 16 + l * 4 + k));
   for (let half = 0; half < 2; half++) {
     const [w0, w1, w2, w3] = fin.slice(half * 4, half * 4 + 4) as [
       number,
@@ -342,10 +286,129 @@ function body(): Code {
       const offset = j * 32 + half * 16;
       c.push(...get(0)); // address for the store
       c.push(...get(0), ...V_LOAD(offset));
-      c.push(...get(TR[x]!), ...get(TR[y]!), ...SHUFFLE(swapped(spec)), ...XOR);
+      c.push(...get(TR[x]!), ...get(TR[y]!), ...SHUFFLE(lanes(spec)), ...XOR);
       c.push(...V_STORE(offset));
     });
   }
+  return c;
+}
+
+/**
+ * One SHA-256 round on the locals in `roles` (a..h): h and d receive the new
+ * a and e. `kw` pushes K[t] + W[t]; `ab` holds a ^ b of the previous round
+ * (index t + 1 & 1) and receives this round's (index t & 1).
+ */
+function round(
+  t: number,
+  roles: number[],
+  kw: Code,
+  T1: number,
+  AB: number[],
+): Code {
+  const [a, b, _c, d, e, f, g, h] = roles as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const c: Code = [];
+  const E = get(e), A = get(a);
+  const bigSigma1 = [
+    ...rotr(E, 6),
+    ...rotr(E, 11),
+    ...XOR,
+    ...rotr(E, 25),
+    ...XOR,
+  ];
+  const ch = [...get(f), ...get(g), ...E, ...BITSELECT];
+  c.push(
+    ...get(h),
+    ...bigSigma1,
+    ...ADD,
+    ...ch,
+    ...ADD,
+    ...kw,
+    ...ADD,
+    ...set(T1),
+  );
+  c.push(...get(d), ...get(T1), ...ADD, ...set(d));
+  const bigSigma0 = [
+    ...rotr(A, 2),
+    ...rotr(A, 13),
+    ...XOR,
+    ...rotr(A, 22),
+    ...XOR,
+  ];
+  const cur = AB[t & 1]!, prev = AB[(t + 1) & 1]!;
+  const maj = [
+    ...get(b),
+    ...A,
+    ...get(b),
+    ...XOR,
+    0x22,
+    ...uleb(cur),
+    ...get(prev),
+    ...AND,
+    ...XOR,
+  ];
+  c.push(...get(T1), ...bigSigma0, ...ADD, ...maj, ...ADD, ...set(h));
+  return c;
+}
+
+function body(): Code {
+  const c: Code = [];
+  // Splat the prefix scalars (Int32 words at address 0) into locals.
+  const load = (index: number, local: number) =>
+    c.push(...i32(0), 0x28, 2, ...uleb(index * 4), ...SPLAT, ...set(local));
+  for (let t = 22; t < 38; t++) load(t + 14, C[t]!);
+  for (let t = 16; t < 22; t++) load(t + 6, KW[t]!);
+  for (const i of [0, 1, 2, 4, 5, 6]) load(28 + i, S0[i]!);
+  load(52, E8);
+  load(53, A8);
+  load(54, AB0);
+  // LOW = splat(counter) + [0, 1, 2, 3]
+  c.push(...get(2), ...SPLAT, ...simd(0x0c));
+  for (let i = 0; i < 4; i++) c.push(i, 0, 0, 0);
+  c.push(...ADD, ...set(LOW));
+  // block $done { loop $next {
+  c.push(0x02, 0x40, 0x03, 0x40);
+  c.push(...get(1), 0x45, 0x0d, 1); // groups == 0 -> br $done
+  // Round 7 only adds W7 to two precomputed sums: the state after it is
+  // (A8 + W7, a6, b6, c6, E8 + W7, e6, f6, g6) (roles rotated by one).
+  for (const i of [0, 1, 2, 4, 5, 6]) c.push(...get(S0[i]!), ...set(V[i]!));
+  c.push(...get(E8), ...get(LOW), ...ADD, ...set(V[3]!));
+  c.push(...get(A8), ...get(LOW), ...ADD, ...set(V[7]!));
+  // Maj(a, b, c) = b ^ ((a ^ b) & (b ^ c)), and each round's a ^ b is the
+  // next round's b ^ c; b ^ c before round 8 is a6 ^ b6 (prefix word 54).
+  c.push(...get(AB0), ...set(AB[1]!));
+  let rot = 1;
+  const role = (r: number) => V[((r - rot) % 8 + 8) % 8]!;
+  for (let t = 8; t < 64; t++) {
+    if (t >= 22) {
+      c.push(
+        ...sum([
+          t < 38 ? get(C[t]!) : undefined,
+          varies(t - 2) ? sigmaSmall(t - 2, 17, 19, 10) : undefined,
+          varies(t - 7) ? word(t - 7) : undefined,
+          varies(t - 15) ? sigmaSmall(t - 15, 7, 18, 3) : undefined,
+          varies(t - 16) ? word(t - 16) : undefined,
+        ]),
+        ...set(WL[t]!),
+      );
+    }
+    let kw: Code;
+    const fw = fixedWord(t);
+    if (fw !== undefined) kw = splatConst((K[t]! + fw) | 0);
+    else if (t >= 16 && t < 22) kw = get(KW[t]!);
+    else kw = [...splatConst(K[t]! | 0), ...word(t)!, ...ADD];
+    c.push(...round(t, [0, 1, 2, 3, 4, 5, 6, 7].map(role), kw, T1, AB));
+    rot++;
+  }
+  c.push(...output([0, 1, 2, 3, 4, 5, 6, 7].map(role), TR));
   // ptr += 128; groups -= 1; LOW += 4; continue
   c.push(...get(0), ...i32(128), 0x6a, 0x21, 0);
   c.push(...get(1), ...i32(1), 0x6b, 0x21, 1);
@@ -364,9 +427,7 @@ function name(s: string): Code {
 }
 
 function assemble(): Uint8Array<ArrayBuffer> {
-  const code = body();
-  const locals = [1, ...uleb(V128_LOCALS), 0x7b];
-  const fn = [...locals, ...code];
+  const fn = [1, ...uleb(V128_LOCALS), 0x7b, ...body()];
   const pages = Math.ceil((DATA_OFFSET + CHUNK_BYTES) / 65536);
   const bytes = [
     0x00,

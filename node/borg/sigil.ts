@@ -298,11 +298,10 @@ export class ChaChaPolySigil {
       { authTagLength: SIGIL_TAG_SIZE },
     );
     decipher.setAuthTag(tag);
+    let pt: Uint8Array;
     try {
-      const pt = decipher.update(ct);
+      pt = decipher.update(ct);
       decipher.final();
-      out.set(pt);
-      pt.fill(0);
     } catch (cause) {
       throw new BorgError(
         "decryption_failed",
@@ -310,7 +309,9 @@ export class ChaChaPolySigil {
         { cause },
       );
     }
-    xorKeystream(nonce, out, out);
+    // The keystream pass writes straight into `out` (no extra copy).
+    xorKeystream(nonce, pt, out);
+    pt.fill(0);
     return out;
   }
 
