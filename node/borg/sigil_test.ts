@@ -196,3 +196,49 @@ Deno.test("ChaChaPolySigil default nonces are distinct across the random pool re
   }
   assert.equal(seen.size, 1000);
 });
+
+Deno.test("ChaChaPolySigil.openText() equals decoding open() on both paths, and fails the same way", () => {
+  const sigil = new ChaChaPolySigil(new Uint8Array(32).fill(3));
+  const decoder = new TextDecoder();
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.uint8Array({ minLength: 6000, maxLength: 7000 }),
+        fc.string({ unit: "grapheme", maxLength: 200 }).map((s) =>
+          new TextEncoder().encode(s)
+        ),
+      ),
+      (plain) => {
+        const sealed = sigil.seal(plain);
+        assert.equal(
+          sigil.openText(sealed),
+          decoder.decode(sigil.open(sealed)),
+        );
+        assert.equal(
+          sigil.openText(atOddOffset(sealed)),
+          decoder.decode(plain),
+        );
+      },
+    ),
+    { numRuns: 200 },
+  );
+  const sealed = sigil.seal(new TextEncoder().encode("some secret text"));
+  for (let i = 0; i < sealed.length; i++) {
+    const t = sealed.slice();
+    t[i]! ^= 0x80;
+    assert.throws(
+      () => sigil.openText(t),
+      (e: unknown) => e instanceof BorgError && e.code === "decryption_failed",
+    );
+  }
+  for (let n = 0; n < 40; n++) {
+    assert.throws(
+      () => sigil.openText(sealed.subarray(0, n)),
+      (e: unknown) =>
+        e instanceof BorgError && e.code === "ciphertext_too_short",
+    );
+  }
+  // Failed opens leave the sigil usable.
+  assert.equal(sigil.openText(sealed), "some secret text");
+});

@@ -387,11 +387,11 @@ export function smsgOpenBody(frame: Uint8Array, key: SmsgKey): string {
   }
   // Fast path for the container go-p2p sends: the fixed v1 header, so
   // trixDecode would yield {algorithm, version} and the payload after it.
-  const plain = openPayload(key, frame.subarray(fixed));
-  const body = fastBody(plain);
+  const text = openPayloadText(key, frame.subarray(fixed));
+  const body = fastBody(text);
   return body !== undefined
     ? body
-    : parseMessage(parseJson(plain, "invalid_message")).body;
+    : parseMessage(parseJsonText(text, "invalid_message")).body;
 }
 
 function startsWithV1Prefix(frame: Uint8Array): boolean {
@@ -410,8 +410,7 @@ const TS_KEY = '","timestamp":';
  * decides. Only the string literal is parsed, with `JSON.parse`, so every
  * escape and every error is exactly as in the general path.
  */
-function fastBody(plain: Uint8Array): string | undefined {
-  const text = decoder.decode(plain);
+function fastBody(text: string): string | undefined {
   if (!text.startsWith(BODY_HEAD) || text.charCodeAt(text.length - 1) !== 125) {
     return undefined;
   }
@@ -696,9 +695,29 @@ function openPayload(key: SmsgKey, payload: Uint8Array): Uint8Array {
   }
 }
 
-function parseJson(bytes: Uint8Array, code: "invalid_message"): unknown {
+/** As {@linkcode openPayload}, decoded as UTF-8 (no plaintext buffer). */
+function openPayloadText(key: SmsgKey, payload: Uint8Array): string {
   try {
-    return JSON.parse(decoder.decode(bytes));
+    return key.sigil.openText(payload);
+  } catch (cause) {
+    if (cause instanceof BorgError) {
+      throw new BorgError(
+        cause.code,
+        "Cannot decrypt SMSG message: decryption failed (wrong password?)",
+        { cause },
+      );
+    }
+    throw cause;
+  }
+}
+
+function parseJson(bytes: Uint8Array, code: "invalid_message"): unknown {
+  return parseJsonText(decoder.decode(bytes), code);
+}
+
+function parseJsonText(text: string, code: "invalid_message"): unknown {
+  try {
+    return JSON.parse(text);
   } catch (cause) {
     throw new BorgError(
       code,
