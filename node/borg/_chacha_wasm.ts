@@ -39,6 +39,27 @@
  */
 
 import {
+  ADD,
+  type Code,
+  get,
+  i32,
+  name,
+  OR,
+  section,
+  set,
+  SHL,
+  SHR_U,
+  SHUFFLE,
+  simd,
+  sleb,
+  SPLAT,
+  uleb,
+  V_LOAD,
+  V_STORE,
+  XOR,
+} from "./_wasm_asm.ts";
+
+import {
   CHUNK_BYTES,
   DATA_OFFSET,
   type KeystreamWasm,
@@ -60,47 +81,7 @@ export const AEAD_WINDOW_MAX = 16 * 1024;
 /** Where `openWindow` keeps the ciphertext for the MAC. */
 const MAC_COPY = AEAD_DATA + AEAD_WINDOW_MAX + 1024;
 
-type Code = number[];
-
-function uleb(n: number): Code {
-  const out: Code = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): Code {
-  const out: Code = [];
-  n |= 0;
-  while (true) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-const simd = (op: number): Code => [0xfd, ...uleb(op)];
-const get = (i: number): Code => [0x20, ...uleb(i)];
-const set = (i: number): Code => [0x21, ...uleb(i)];
-const i32 = (n: number): Code => [0x41, ...sleb(n)];
 const i64 = (n: number): Code => [0x42, ...sleb(n)];
-const V_LOAD = (offset: number): Code => [...simd(0x00), 4, ...uleb(offset)];
-const V_STORE = (offset: number): Code => [...simd(0x0b), 4, ...uleb(offset)];
-const SHUFFLE = (lanes: number[]): Code => [...simd(0x0d), ...lanes];
-const SPLAT = simd(0x11);
-const OR = simd(0x50);
-const XOR = simd(0x51);
-const SHL = simd(0xab);
-const SHR_U = simd(0xad);
-const ADD = simd(0xae);
 const I32_LOAD = (offset: number): Code => [0x28, 2, ...uleb(offset)];
 const I64_LOAD = (offset: number): Code => [0x29, 3, ...uleb(offset)];
 const I64_LOAD32_U = (offset: number): Code => [0x35, 2, ...uleb(offset)];
@@ -360,14 +341,6 @@ function polyBody(): { code: Code; i64Locals: number } {
   }
   c.push(0x0b);
   return { code: c, i64Locals: next - 2 };
-}
-
-function section(id: number, content: Code): Code {
-  return [id, ...uleb(content.length), ...content];
-}
-
-function name(s: string): Code {
-  return [...uleb(s.length), ...[...s].map((ch) => ch.charCodeAt(0))];
 }
 
 function assemble(): Uint8Array<ArrayBuffer> {

@@ -16,42 +16,31 @@
  * @module
  */
 
+import {
+  ADD,
+  type Code,
+  get,
+  i32,
+  name,
+  OR,
+  section,
+  set,
+  SHL,
+  SHR_U,
+  SHUFFLE,
+  simd,
+  SPLAT,
+  uleb,
+  V_LOAD,
+  V_STORE,
+  XOR,
+} from "./_wasm_asm.ts";
+
 /** Where the data window starts in the module's memory. */
 export const DATA_OFFSET = 256;
 /** Data window size; a multiple of 128 that divides 2^37 (block counters never straddle a 2^32 boundary). */
 export const CHUNK_BYTES = 64 * 1024;
 
-type Code = number[];
-
-function uleb(n: number): Code {
-  const out: Code = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): Code {
-  const out: Code = [];
-  n |= 0;
-  while (true) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-const simd = (op: number): Code => [0xfd, ...uleb(op)];
-const get = (i: number): Code => [0x20, ...uleb(i)];
-const set = (i: number): Code => [0x21, ...uleb(i)];
-const i32 = (n: number): Code => [0x41, ...sleb(n)];
 const splatConst = (n: number): Code => {
   const b: Code = [];
   for (let i = 0; i < 4; i++) {
@@ -59,21 +48,13 @@ const splatConst = (n: number): Code => {
   }
   return [...simd(0x0c), ...b];
 };
-const V_LOAD = (offset: number): Code => [...simd(0x00), 4, ...uleb(offset)];
-const V_STORE = (offset: number): Code => [...simd(0x0b), 4, ...uleb(offset)];
-const SHUFFLE = (lanes: number[]): Code => [...simd(0x0d), ...lanes];
-const SPLAT = simd(0x11);
 /** Lanes of a shuffle that byte-swaps each 32-bit word of its first input. */
 const BSWAP = [3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12];
 const AND = simd(0x4e);
-const OR = simd(0x50);
-const XOR = simd(0x51);
 const BITSELECT = simd(0x52);
-const SHL = simd(0xab);
-const SHR_U = simd(0xad);
-const ADD = simd(0xae);
 
-const K = [
+/** The SHA-256 round constants (FIPS 180-4 §4.2.2). */
+export const SHA256_K: readonly number[] = [
   0x428a2f98,
   0x71374491,
   0xb5c0fbcf,
@@ -139,6 +120,7 @@ const K = [
   0xbef9a3f7,
   0xc67178f2,
 ];
+const K = SHA256_K;
 const IV = [
   0x6a09e667,
   0xbb67ae85,
@@ -416,14 +398,6 @@ function body(): Code {
   c.push(0x0c, 0, 0x0b, 0x0b); // br $next; end loop; end block
   c.push(0x0b); // end function
   return c;
-}
-
-function section(id: number, content: Code): Code {
-  return [id, ...uleb(content.length), ...content];
-}
-
-function name(s: string): Code {
-  return [...uleb(s.length), ...[...s].map((ch) => ch.charCodeAt(0))];
 }
 
 function assemble(): Uint8Array<ArrayBuffer> {
