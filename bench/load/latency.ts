@@ -18,12 +18,9 @@
  * @module
  */
 
+import { startHarness } from "./_harness.ts";
 import { parseArgs } from "node:util";
-import { Logger, LogLevel } from "../../logging/mod.ts";
-import { NodeManager } from "../../node/identity_store.ts";
-import { PeerRegistry } from "../../node/peer_registry.ts";
 import { type Message, newMessage } from "../../node/message.ts";
-import { Transport } from "../../node/transport/mod.ts";
 import { dialWebSocket } from "../../node/transport/_ws_client.ts";
 
 const { values: flags } = parseArgs({
@@ -54,48 +51,7 @@ function median(xs: number[]): number {
 
 const peerFlags = (Deno.env.get("LATENCY_PEER_FLAGS") ?? "").split(" ")
   .filter((s) => s !== "");
-const child = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "-A",
-    ...peerFlags,
-    new URL("./peer.ts", import.meta.url).pathname,
-  ],
-  stdin: "piped",
-  stdout: "piped",
-  stderr: "inherit",
-}).spawn();
-const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let head = "";
-while (!head.includes("\n")) {
-  const { value, done } = await lines.read();
-  if (done) throw new Error("bench peer exited early");
-  head += value;
-}
-const peer = JSON.parse(head.split("\n")[0]!) as {
-  addr: string;
-  rawAddr: string;
-  id: string;
-  publicKey: string;
-};
-
-const quiet = new Logger({ level: LogLevel.Error });
-const dir = await Deno.makeTempDir({ prefix: "p2p-bench-" });
-const registry = await PeerRegistry.open(`${dir}/peers.json`, {
-  logger: quiet,
-  saveDelayMs: 60_000,
-});
-const node = NodeManager.fromPrivateKey(new Uint8Array(32).fill(0x24), {
-  name: "bench-dialer",
-  role: "controller",
-});
-const myId = node.getIdentity()!.id;
-const transport = new Transport({
-  node,
-  registry,
-  logger: quiet,
-  config: { rateLimitDisabled: true, reconnect: false },
-});
+const { peer, transport, myId, close } = await startHarness(peerFlags);
 await transport.connect({
   address: peer.addr,
   id: peer.id,
@@ -250,9 +206,4 @@ else {
 
 await ours.close();
 await deno.close();
-await transport.stop();
-await registry.close();
-await Deno.remove(dir, { recursive: true });
-await child.stdin.close();
-await lines.cancel();
-await child.status;
+await close();

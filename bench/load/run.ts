@@ -12,12 +12,10 @@
  * @module
  */
 
+import { startHarness } from "./_harness.ts";
 import { parseArgs } from "node:util";
-import { Logger, LogLevel } from "../../logging/mod.ts";
-import { NodeManager } from "../../node/identity_store.ts";
-import { PeerRegistry } from "../../node/peer_registry.ts";
 import { type Message, newMessage } from "../../node/message.ts";
-import { type PeerConnection, Transport } from "../../node/transport/mod.ts";
+import type { PeerConnection } from "../../node/transport/mod.ts";
 import {
   dialWebSocket,
   type WebSocketClient,
@@ -90,43 +88,7 @@ function blob(size: number): string {
 
 // ---------------------------------------------------------------- child
 
-const child = new Deno.Command(Deno.execPath(), {
-  args: ["run", "-A", new URL("./peer.ts", import.meta.url).pathname],
-  stdin: "piped",
-  stdout: "piped",
-  stderr: "inherit",
-}).spawn();
-const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let head = "";
-while (!head.includes("\n")) {
-  const { value, done } = await lines.read();
-  if (done) throw new Error("bench peer exited early");
-  head += value;
-}
-const peer = JSON.parse(head.split("\n")[0]!) as {
-  addr: string;
-  rawAddr: string;
-  id: string;
-  publicKey: string;
-};
-
-const quiet = new Logger({ level: LogLevel.Error });
-const dir = await Deno.makeTempDir({ prefix: "p2p-bench-" });
-const registry = await PeerRegistry.open(`${dir}/peers.json`, {
-  logger: quiet,
-  saveDelayMs: 60_000,
-});
-const node = NodeManager.fromPrivateKey(new Uint8Array(32).fill(0x24), {
-  name: "bench-dialer",
-  role: "controller",
-});
-const myId = node.getIdentity()!.id;
-const transport = new Transport({
-  node,
-  registry,
-  logger: quiet,
-  config: { rateLimitDisabled: true, reconnect: false },
-});
+const { peer, transport, myId, close } = await startHarness();
 const conn: PeerConnection = await transport.connect({
   address: peer.addr,
   id: peer.id,
@@ -450,10 +412,5 @@ try {
   }
 } finally {
   clearInterval(sampler);
-  await transport.stop();
-  await registry.close();
-  await Deno.remove(dir, { recursive: true });
-  await child.stdin.close();
-  await lines.cancel();
-  await child.status;
+  await close();
 }
