@@ -53,9 +53,8 @@ import {
   simd,
   sleb,
   SPLAT,
+  transposeXorStore,
   uleb,
-  V_LOAD,
-  V_STORE,
   XOR,
 } from "./_wasm_asm.ts";
 
@@ -176,53 +175,13 @@ function chachaBody(): { code: Code; v128Locals: number } {
   for (let i = 0; i < 16; i++) c.push(...addTo(V[i]!, X[i]!));
   // Transpose each row of four words; block j, words 4q..4q+3 go to
   // ptr + 64 j + 16 q.
-  const lanes = (spec: [number, number][]) =>
-    spec.flatMap(([v, l]) => [0, 1, 2, 3].map((k) => v * 16 + l * 4 + k));
   for (let q = 0; q < 4; q++) {
-    const [a, b, cc, d] = [
-      V[4 * q]!,
-      V[4 * q + 1]!,
-      V[4 * q + 2]!,
-      V[4 * q + 3]!,
-    ];
-    // T0 = a0 b0 a1 b1, T1 = a2 b2 a3 b3, T2 = c0 d0 c1 d1, T3 = c2 d2 c3 d3
-    c.push(
-      ...get(a),
-      ...get(b),
-      ...SHUFFLE(lanes([[0, 0], [1, 0], [0, 1], [1, 1]])),
-      ...set(T[0]!),
+    transposeXorStore(
+      c,
+      [V[4 * q]!, V[4 * q + 1]!, V[4 * q + 2]!, V[4 * q + 3]!],
+      T,
+      (j) => j * 64 + q * 16,
     );
-    c.push(
-      ...get(a),
-      ...get(b),
-      ...SHUFFLE(lanes([[0, 2], [1, 2], [0, 3], [1, 3]])),
-      ...set(T[1]!),
-    );
-    c.push(
-      ...get(cc),
-      ...get(d),
-      ...SHUFFLE(lanes([[0, 0], [1, 0], [0, 1], [1, 1]])),
-      ...set(T[2]!),
-    );
-    c.push(
-      ...get(cc),
-      ...get(d),
-      ...SHUFFLE(lanes([[0, 2], [1, 2], [0, 3], [1, 3]])),
-      ...set(T[3]!),
-    );
-    const rows: [number, number, [number, number][]][] = [
-      [0, 2, [[0, 0], [0, 1], [1, 0], [1, 1]]],
-      [0, 2, [[0, 2], [0, 3], [1, 2], [1, 3]]],
-      [1, 3, [[0, 0], [0, 1], [1, 0], [1, 1]]],
-      [1, 3, [[0, 2], [0, 3], [1, 2], [1, 3]]],
-    ];
-    rows.forEach(([x, y, spec], j) => {
-      const offset = j * 64 + q * 16;
-      c.push(...get(0)); // store address
-      c.push(...get(0), ...V_LOAD(offset));
-      c.push(...get(T[x]!), ...get(T[y]!), ...SHUFFLE(lanes(spec)), ...XOR);
-      c.push(...V_STORE(offset));
-    });
   }
   // ptr += 256; groups -= 1; counters += 4; continue
   c.push(...get(0), ...i32(256), 0x6a, ...set(0));

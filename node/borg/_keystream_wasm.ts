@@ -30,9 +30,8 @@ import {
   SHUFFLE,
   simd,
   SPLAT,
+  transposeXorStore,
   uleb,
-  V_LOAD,
-  V_STORE,
   XOR,
 } from "./_wasm_asm.ts";
 
@@ -225,52 +224,13 @@ function output(fin: number[], TR: number[]): Code {
   }
   // Transpose 4x4 words, XOR into memory. Block j sits at
   // ptr + 32 j: words 0..3 from (a, b, c, d), words 4..7 from (e, f, g, h).
-  const lanes = (spec: [number, number][]) =>
-    spec.flatMap(([v, l]) => [0, 1, 2, 3].map((k) => v * 16 + l * 4 + k));
   for (let half = 0; half < 2; half++) {
-    const [w0, w1, w2, w3] = fin.slice(half * 4, half * 4 + 4) as [
-      number,
-      number,
-      number,
-      number,
-    ];
-    c.push(
-      ...get(w0),
-      ...get(w1),
-      ...SHUFFLE(lanes([[0, 0], [1, 0], [0, 1], [1, 1]])),
-      ...set(TR[0]!),
+    transposeXorStore(
+      c,
+      fin.slice(half * 4, half * 4 + 4),
+      TR,
+      (j) => j * 32 + half * 16,
     );
-    c.push(
-      ...get(w0),
-      ...get(w1),
-      ...SHUFFLE(lanes([[0, 2], [1, 2], [0, 3], [1, 3]])),
-      ...set(TR[1]!),
-    );
-    c.push(
-      ...get(w2),
-      ...get(w3),
-      ...SHUFFLE(lanes([[0, 0], [1, 0], [0, 1], [1, 1]])),
-      ...set(TR[2]!),
-    );
-    c.push(
-      ...get(w2),
-      ...get(w3),
-      ...SHUFFLE(lanes([[0, 2], [1, 2], [0, 3], [1, 3]])),
-      ...set(TR[3]!),
-    );
-    const rows: [number, number, [number, number][]][] = [
-      [0, 2, [[0, 0], [0, 1], [1, 0], [1, 1]]],
-      [0, 2, [[0, 2], [0, 3], [1, 2], [1, 3]]],
-      [1, 3, [[0, 0], [0, 1], [1, 0], [1, 1]]],
-      [1, 3, [[0, 2], [0, 3], [1, 2], [1, 3]]],
-    ];
-    rows.forEach(([x, y, spec], j) => {
-      const offset = j * 32 + half * 16;
-      c.push(...get(0)); // address for the store
-      c.push(...get(0), ...V_LOAD(offset));
-      c.push(...get(TR[x]!), ...get(TR[y]!), ...SHUFFLE(lanes(spec)), ...XOR);
-      c.push(...V_STORE(offset));
-    });
   }
   return c;
 }

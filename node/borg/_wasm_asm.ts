@@ -79,3 +79,60 @@ export function section(id: number, content: Code): Code {
 export function name(s: string): Code {
   return [...uleb(s.length), ...[...s].map((ch) => ch.charCodeAt(0))];
 }
+
+/** Shuffle lanes taking 32-bit lane `l` of input `v` (0 or 1) for each spec entry. */
+function wordLanes(spec: [number, number][]): number[] {
+  return spec.flatMap(([v, l]) => [0, 1, 2, 3].map((k) => v * 16 + l * 4 + k));
+}
+
+/**
+ * Transposes four `v128` locals holding word `i` of four blocks (one block
+ * per lane) back to block order and XORs the result into memory at the
+ * address in local 0: block `j`'s 16 bytes go to `offsetOf(j)`.
+ *
+ * @param c The code to append to.
+ * @param words The four locals, in word order.
+ * @param temps Four scratch `v128` locals.
+ * @param offsetOf The constant memory offset of block `j`'s 16 bytes.
+ */
+export function transposeXorStore(
+  c: Code,
+  words: readonly number[],
+  temps: readonly number[],
+  offsetOf: (j: number) => number,
+): void {
+  const [w0, w1, w2, w3] = words as [number, number, number, number];
+  // T0 = w0[0] w1[0] w0[1] w1[1], T1 = w0[2] w1[2] w0[3] w1[3], T2/T3 likewise for w2, w3.
+  const pairs: [number, number, [number, number][]][] = [
+    [w0, w1, [[0, 0], [1, 0], [0, 1], [1, 1]]],
+    [w0, w1, [[0, 2], [1, 2], [0, 3], [1, 3]]],
+    [w2, w3, [[0, 0], [1, 0], [0, 1], [1, 1]]],
+    [w2, w3, [[0, 2], [1, 2], [0, 3], [1, 3]]],
+  ];
+  pairs.forEach(([x, y, spec], i) => {
+    c.push(
+      ...get(x),
+      ...get(y),
+      ...SHUFFLE(wordLanes(spec)),
+      ...set(temps[i]!),
+    );
+  });
+  const rows: [number, number, [number, number][]][] = [
+    [0, 2, [[0, 0], [0, 1], [1, 0], [1, 1]]],
+    [0, 2, [[0, 2], [0, 3], [1, 2], [1, 3]]],
+    [1, 3, [[0, 0], [0, 1], [1, 0], [1, 1]]],
+    [1, 3, [[0, 2], [0, 3], [1, 2], [1, 3]]],
+  ];
+  rows.forEach(([x, y, spec], j) => {
+    const offset = offsetOf(j);
+    c.push(...get(0)); // address for the store
+    c.push(...get(0), ...V_LOAD(offset));
+    c.push(
+      ...get(temps[x]!),
+      ...get(temps[y]!),
+      ...SHUFFLE(wordLanes(spec)),
+      ...XOR,
+    );
+    c.push(...V_STORE(offset));
+  });
+}
