@@ -247,12 +247,13 @@ Deno.test("encodeMessage() equals Go's encoder (marshalGo) for any JSON payload"
       fc.string(),
       fc.string({ unit: "binary" }),
       jsonValue,
-      fc.option(fc.string(), { nil: undefined }),
-      (id, type, payload, replyTo) => {
+      fc.option(fc.string({ unit: "binary" }), { nil: undefined }),
+      fc.constantFrom("a", "<b>&", "c\u2028", "\ud800", 'd"\\e'),
+      (id, type, payload, replyTo, from) => {
         const msg: Message = {
           id,
           type,
-          from: "a",
+          from,
           to: "b",
           ts: "2026-01-01T00:00:00Z",
           payload,
