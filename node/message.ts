@@ -742,6 +742,7 @@ function keySet(keys: readonly string[]): ReadonlySet<string> {
 // Envelope
 
 const ENVELOPE_KEYS = ["id", "type", "from", "to", "ts", "payload", "replyTo"];
+const ENVELOPE_SET = keySet(ENVELOPE_KEYS);
 
 /**
  * Decodes a message from its wire JSON, checking field types as Go does
@@ -794,6 +795,28 @@ export function decodeMessage(text: string): Message {
  * @throws {MessageError} `invalid_message`.
  */
 export function messageFromJson(value: unknown): Message {
+  // Fast path: exactly Go's keys (no folding to do) and well-typed fields.
+  // It builds the same message the general reader below would.
+  if (isObject(value) && onlyKnownKeys(value, ENVELOPE_SET)) {
+    const { id, type, from, to, ts, payload, replyTo } = value;
+    if (
+      typeof id === "string" && typeof type === "string" &&
+      typeof from === "string" && typeof to === "string" &&
+      typeof ts === "string" && parseTime(ts) !== undefined &&
+      (replyTo === undefined || typeof replyTo === "string")
+    ) {
+      const msg: Message = {
+        id,
+        type,
+        from,
+        to,
+        ts,
+        payload: payload === undefined ? null : payload as JsonValue,
+      };
+      if (replyTo) msg.replyTo = replyTo;
+      return msg;
+    }
+  }
   const r = reader(value, ENVELOPE_KEYS, "message", "invalid_message");
   if (r === null) {
     throw new MessageError(

@@ -290,6 +290,60 @@ Deno.test("decodeMessage() is lenient like Go: folded keys, unknown keys, nulls"
   assert.equal(decodeMessage('{"id":"a","ID":"b"}').id, "b");
 });
 
+Deno.test("messageFromJson(): the exact-keys fast path equals the general reader", () => {
+  // An unknown key sends the same object down the general (Go-folding)
+  // reader; both must give the same message or the same error.
+  const outcome = (v: unknown) => {
+    try {
+      return { ok: messageFromJson(v) };
+    } catch (e) {
+      return { err: (e as MessageError).code };
+    }
+  };
+  const other = fc.oneof(fc.constant(null), fc.integer(), fc.boolean());
+  const str = fc.oneof(
+    { arbitrary: fc.string(), weight: 8 },
+    { arbitrary: other, weight: 1 },
+  );
+  const time = fc.oneof(
+    {
+      arbitrary: fc.constantFrom(
+        "2026-02-20T10:00:00Z",
+        "2026-02-20T10:00:00.123456789Z",
+        "2026-02-20T10:00:00+01:00",
+      ),
+      weight: 8,
+    },
+    { arbitrary: fc.constantFrom("2026-02-30T10:00:00Z", "", "x"), weight: 1 },
+    { arbitrary: other, weight: 1 },
+  );
+  let fast = 0;
+  fc.assert(
+    fc.property(
+      fc.record({
+        id: str,
+        type: str,
+        from: str,
+        to: str,
+        ts: time,
+        payload: jsonValue,
+        replyTo: str,
+      }, { requiredKeys: [] }),
+      (obj) => {
+        if (
+          ["id", "type", "from", "to", "ts"].every((k) =>
+            typeof (obj as Record<string, unknown>)[k] === "string"
+          )
+        ) fast++;
+        const general = { ...obj, zzUnknown: 1 };
+        assert.deepStrictEqual(outcome(obj), outcome(general));
+      },
+    ),
+    { numRuns: 2000 },
+  );
+  assert.ok(fast > 200, `only ${fast} runs took the fast path`);
+});
+
 Deno.test("decodeMessage() rejects what Go's decoder rejects", () => {
   const bad: [string, string][] = [
     ["not json", "invalid_json"],

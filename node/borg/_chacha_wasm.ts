@@ -476,8 +476,8 @@ export class ChaChaPolyWasm {
     this.#poly(base, blocks);
   }
 
-  /** Final reduction of h, plus s; writes the 16-byte tag. */
-  #tag(out: Uint8Array): void {
+  /** Final reduction of h, plus s; writes the 16-byte tag at `at`. */
+  #tag(out: Uint8Array, at = 0): void {
     const m32 = this.#mem32;
     const b = POLY_H >> 2;
     let h0 = m32[b]!, h1 = m32[b + 1]!, h2 = m32[b + 2]!;
@@ -510,10 +510,10 @@ export class ChaChaPolyWasm {
       Math.floor(f1 / 0x100000000);
     const f3 = (((h3 >>> 18) | (h4 << 8)) >>> 0) + s[3]! +
       Math.floor(f2 / 0x100000000);
-    put32(out, 0, f0);
-    put32(out, 4, f1);
-    put32(out, 8, f2);
-    put32(out, 12, f3);
+    put32(out, at, f0);
+    put32(out, at + 4, f1);
+    put32(out, at + 8, f2);
+    put32(out, at + 12, f3);
   }
 
   /**
@@ -524,6 +524,7 @@ export class ChaChaPolyWasm {
    * @param nonce The 12-byte nonce.
    * @param len Message length.
    * @param tag Where the 16-byte tag goes.
+   * @param tagAt Offset of the tag in `tag` (so it can be the output frame).
    * @throws {RangeError} When `len` is out of range.
    */
   sealWindow(
@@ -531,11 +532,12 @@ export class ChaChaPolyWasm {
     nonce: Uint8Array,
     len: number,
     tag: Uint8Array,
+    tagAt = 0,
   ): void {
     checkWindow(len);
     this.#keyAndCrypt(keyWords, nonce, len);
     this.#mac(len, true, len);
-    this.#tag(tag);
+    this.#tag(tag, tagAt);
     this.#wipe();
   }
 

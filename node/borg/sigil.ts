@@ -16,7 +16,11 @@
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import { BorgError } from "./errors.ts";
 import { xorKeystream, xorKeystreamInWindow } from "./_keystream.ts";
-import { AEAD_DATA, chachaPolyWasm } from "./_chacha_wasm.ts";
+import {
+  AEAD_DATA,
+  type ChaChaPolyWasm,
+  chachaPolyWasm,
+} from "./_chacha_wasm.ts";
 
 /** Nonce length of the sigil (XChaCha20). */
 export const SIGIL_NONCE_SIZE = 24;
@@ -71,10 +75,20 @@ function defaultRandom(out: Uint8Array<ArrayBuffer>): void {
     crypto.getRandomValues(randomPool);
     randomOff = 0;
   }
-  out.set(randomPool.subarray(randomOff, randomOff + n));
-  // Never hand the same bytes out twice.
-  randomPool.fill(0, randomOff, randomOff + n);
+  const pool = randomPool;
+  for (let i = 0, j = randomOff; i < n; i++, j++) {
+    out[i] = pool[j]!;
+    pool[j] = 0; // never hand the same bytes out twice
+  }
   randomOff += n;
+}
+
+function checkNonce(nonce: Uint8Array): void {
+  if (nonce.length !== SIGIL_NONCE_SIZE) {
+    throw new RangeError(
+      `Cannot seal: nonce must be 24 bytes, got ${nonce.length}`,
+    );
+  }
 }
 
 const SIGMA = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
@@ -172,6 +186,8 @@ export class ChaChaPolySigil {
   /** Scratch: the per-message subkey and IV (`0000 || nonce[16..24]`). */
   readonly #subkey = new Uint32Array(8);
   readonly #iv = new Uint8Array(12);
+  /** Scratch: the nonce of the message being sealed (copied into it). */
+  readonly #nonce = new Uint8Array(SIGIL_NONCE_SIZE);
 
   /**
    * Creates a sigil for a 32-byte key. The key is copied.
@@ -216,15 +232,15 @@ export class ChaChaPolySigil {
     if (!Number.isSafeInteger(headroom) || headroom < 0) {
       throw new RangeError(`Cannot seal: invalid headroom ${headroom}`);
     }
+    const aead = chachaPolyWasm;
+    if (aead !== undefined && n <= WASM_AEAD_MAX) {
+      return this.#sealWasm(aead, plaintext, headroom, options.nonce);
+    }
     const whole = new Uint8Array(headroom + n + SIGIL_OVERHEAD);
     const out = whole.subarray(headroom);
     const nonce = out.subarray(0, SIGIL_NONCE_SIZE);
     if (options.nonce !== undefined) {
-      if (options.nonce.length !== SIGIL_NONCE_SIZE) {
-        throw new RangeError(
-          `Cannot seal: nonce must be 24 bytes, got ${options.nonce.length}`,
-        );
-      }
+      checkNonce(options.nonce);
       nonce.set(options.nonce);
     } else {
       this.#random(nonce);
@@ -232,27 +248,48 @@ export class ChaChaPolySigil {
     const body = out.subarray(SIGIL_NONCE_SIZE, SIGIL_NONCE_SIZE + n);
     const tag = out.subarray(SIGIL_NONCE_SIZE + n);
     this.#derive(nonce);
-    const aead = chachaPolyWasm;
-    if (aead !== undefined && n <= WASM_AEAD_MAX) {
-      // One copy in, keystream + ChaCha20 + Poly1305 in place, one copy out.
-      const m8 = aead.mem8;
-      m8.set(plaintext, AEAD_DATA);
-      xorKeystreamInWindow(nonce, n);
-      aead.sealWindow(this.#subkey, this.#iv, n, tag);
-      body.set(m8.subarray(AEAD_DATA, AEAD_DATA + n));
-      m8.fill(0, AEAD_DATA, AEAD_DATA + n);
+    xorKeystream(nonce, plaintext, body);
+    const cipher = createCipheriv(
+      "chacha20-poly1305",
+      this.#subkeyBytes(),
+      this.#iv,
+      { authTagLength: SIGIL_TAG_SIZE },
+    );
+    body.set(cipher.update(body));
+    cipher.final();
+    tag.set(cipher.getAuthTag());
+    return whole;
+  }
+
+  /**
+   * Small messages: one copy in, keystream + ChaCha20 + Poly1305 in place in
+   * WebAssembly memory, one copy out; the nonce and the tag are written
+   * straight into the result.
+   */
+  #sealWasm(
+    aead: ChaChaPolyWasm,
+    plaintext: Uint8Array,
+    headroom: number,
+    fixedNonce: Uint8Array | undefined,
+  ): Uint8Array<ArrayBuffer> {
+    const n = plaintext.length;
+    const nonce = this.#nonce;
+    if (fixedNonce !== undefined) {
+      checkNonce(fixedNonce);
+      nonce.set(fixedNonce);
     } else {
-      xorKeystream(nonce, plaintext, body);
-      const cipher = createCipheriv(
-        "chacha20-poly1305",
-        this.#subkeyBytes(),
-        this.#iv,
-        { authTagLength: SIGIL_TAG_SIZE },
-      );
-      body.set(cipher.update(body));
-      cipher.final();
-      tag.set(cipher.getAuthTag());
+      this.#random(nonce);
     }
+    const whole = new Uint8Array(headroom + n + SIGIL_OVERHEAD);
+    whole.set(nonce, headroom);
+    this.#derive(nonce);
+    const m8 = aead.mem8;
+    m8.set(plaintext, AEAD_DATA);
+    xorKeystreamInWindow(nonce, n);
+    const body = headroom + SIGIL_NONCE_SIZE;
+    aead.sealWindow(this.#subkey, this.#iv, n, whole, body + n);
+    whole.set(m8.subarray(AEAD_DATA, AEAD_DATA + n), body);
+    m8.fill(0, AEAD_DATA, AEAD_DATA + n);
     return whole;
   }
 

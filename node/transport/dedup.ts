@@ -16,6 +16,14 @@ export interface DedupCacheOptions {
 }
 
 /**
+ * One remembered ID. A re-mark creates a new entry, so the eviction queue
+ * can tell that the older record of the same ID is stale.
+ */
+interface Entry {
+  expiry: number;
+}
+
+/**
  * Remembers message IDs per peer. An entry expires `ttl` after it was marked,
  * or `ttl` after the message's own timestamp when that is later, so a message
  * stamped in the future cannot be replayed once its mark expires while its
@@ -39,14 +47,24 @@ export class DedupCache {
   readonly #ttl: number;
   readonly #max: number;
   readonly #now: () => number;
-  /** key -> expiry time; insertion order is roughly expiry order. */
-  readonly #entries = new Map<string, number>();
   /**
-   * A live iterator over the keys, kept at the oldest entry: a fresh
-   * `keys().next()` per eviction would walk every deleted slot at the front
-   * of the table, which made a full cache cost tens of µs per message.
+   * peer ID -> message ID -> entry. Two levels, so a lookup hashes the
+   * message ID alone (the peer's table is found by the same peer ID string
+   * every time) and builds no combined key.
    */
-  #oldest: Iterator<string> | undefined;
+  readonly #peers = new Map<string, Map<string, Entry>>();
+  #size = 0;
+  /**
+   * Eviction order across all peers, oldest first: one record per mark
+   * (peer, ID, entry) in three parallel arrays, read from `#head`. A record
+   * whose entry is no longer the one in the table (re-marked, expired,
+   * swept or cleared since) is skipped; `#compact` drops such records when
+   * they outnumber the live ones.
+   */
+  #qPeer: (string | undefined)[] = [];
+  #qId: (string | undefined)[] = [];
+  #qEntry: (Entry | undefined)[] = [];
+  #head = 0;
 
   /**
    * Creates an empty cache.
@@ -74,48 +92,42 @@ export class DedupCache {
 
   /** Number of remembered IDs (expired ones included until swept). */
   get size(): number {
-    return this.#entries.size;
+    return this.#size;
   }
 
   /**
-   * Tells whether an ID from a peer is known and not expired. Expired
-   * entries are forgotten on lookup.
+   * Whether `id` from `peerId` was marked and has not expired.
    *
    * @param peerId The sending peer.
    * @param id The message ID.
    * @returns `true` for a duplicate.
    */
   isDuplicate(peerId: string, id: string): boolean {
-    const key = peerId + "\u0000" + id;
-    const expiry = this.#entries.get(key);
-    if (expiry === undefined) return false;
-    if (this.#now() > expiry) {
-      this.#entries.delete(key);
+    const table = this.#peers.get(peerId);
+    const entry = table?.get(id);
+    if (entry === undefined) return false;
+    if (this.#now() > entry.expiry) {
+      this.#remove(peerId, table!, id);
       return false;
     }
     return true;
   }
 
   /**
-   * Remembers an ID (re-marking refreshes it).
+   * Remembers `id` from `peerId` (again: a re-mark restarts its TTL and
+   * makes it the newest entry).
    *
    * @param peerId The sending peer.
    * @param id The message ID.
    * @param messageTime The message's own time in Unix ms, when known.
    */
   mark(peerId: string, id: string, messageTime?: number): void {
-    const key = peerId + "\u0000" + id;
-    const now = this.#now();
-    const base = messageTime !== undefined && messageTime > now
-      ? messageTime
-      : now;
-    this.#entries.delete(key);
-    this.#entries.set(key, base + this.#ttl);
-    while (this.#entries.size > this.#max) this.#evictOldest();
+    this.#set(peerId, id, this.#expiry(this.#now(), messageTime));
   }
 
   /**
-   * Checks and marks in one step.
+   * Checks and marks in one step: `false` for a duplicate (nothing changes),
+   * `true` for a new message, which is now remembered.
    *
    * @param peerId The sending peer.
    * @param id The message ID.
@@ -123,49 +135,110 @@ export class DedupCache {
    * @returns `true` when the message is new (and is now marked).
    */
   check(peerId: string, id: string, messageTime?: number): boolean {
-    const key = peerId + "\u0000" + id;
     const now = this.#now();
-    const expiry = this.#entries.get(key);
-    if (expiry !== undefined) {
-      if (now <= expiry) return false;
-      this.#entries.delete(key);
-    }
-    const base = messageTime !== undefined && messageTime > now
-      ? messageTime
-      : now;
-    this.#entries.set(key, base + this.#ttl);
-    if (this.#entries.size > this.#max) this.#evictOldest();
+    const entry = this.#peers.get(peerId)?.get(id);
+    if (entry !== undefined && now <= entry.expiry) return false;
+    this.#set(peerId, id, this.#expiry(now, messageTime));
     return true;
   }
 
-  #evictOldest(): void {
-    let r = this.#oldest?.next();
-    if (r === undefined || r.done === true) {
-      this.#oldest = this.#entries.keys();
-      r = this.#oldest.next();
+  #expiry(now: number, messageTime: number | undefined): number {
+    return (messageTime !== undefined && messageTime > now
+      ? messageTime
+      : now) +
+      this.#ttl;
+  }
+
+  #set(peerId: string, id: string, expiry: number): void {
+    let table = this.#peers.get(peerId);
+    if (table === undefined) {
+      table = new Map();
+      this.#peers.set(peerId, table);
     }
-    if (r.done !== true) this.#entries.delete(r.value);
+    const entry: Entry = { expiry };
+    const size = table.size;
+    table.set(id, entry);
+    if (table.size !== size) this.#size++;
+    this.#qPeer.push(peerId);
+    this.#qId.push(id);
+    this.#qEntry.push(entry);
+    while (this.#size > this.#max) this.#evictOldest();
+    if (this.#qEntry.length - this.#head > 2 * this.#size + 1024) {
+      this.#compact();
+    }
+  }
+
+  #remove(peerId: string, table: Map<string, Entry>, id: string): void {
+    table.delete(id);
+    this.#size--;
+    if (table.size === 0) this.#peers.delete(peerId);
+  }
+
+  /** Forgets the oldest live entry (stale records on the way are dropped). */
+  #evictOldest(): void {
+    const qp = this.#qPeer, qi = this.#qId, qe = this.#qEntry;
+    while (this.#head < qe.length) {
+      const h = this.#head++;
+      const peerId = qp[h]!, id = qi[h]!, entry = qe[h];
+      qp[h] = qi[h] = qe[h] = undefined;
+      const table = this.#peers.get(peerId);
+      if (table !== undefined && table.get(id) === entry) {
+        this.#remove(peerId, table, id);
+        break;
+      }
+    }
+    if (this.#head > 4096 && this.#head * 2 > qe.length) this.#compact();
+  }
+
+  /** Rewrites the queue with its live records only, in the same order. */
+  #compact(): void {
+    const qp = this.#qPeer, qi = this.#qId, qe = this.#qEntry;
+    const np: string[] = [], ni: string[] = [], ne: Entry[] = [];
+    for (let i = this.#head; i < qe.length; i++) {
+      const entry = qe[i];
+      if (entry === undefined) continue;
+      if (this.#peers.get(qp[i]!)?.get(qi[i]!) !== entry) continue;
+      np.push(qp[i]!);
+      ni.push(qi[i]!);
+      ne.push(entry);
+    }
+    this.#qPeer = np;
+    this.#qId = ni;
+    this.#qEntry = ne;
+    this.#head = 0;
   }
 
   /**
-   * Forgets every expired entry.
+   * Removes expired entries (the transport calls this periodically).
    *
    * @returns The number of entries removed.
    */
   sweep(): number {
     const now = this.#now();
     let removed = 0;
-    for (const [key, expiry] of this.#entries) {
-      if (now > expiry) {
-        this.#entries.delete(key);
-        removed++;
+    for (const [peerId, table] of this.#peers) {
+      for (const [id, entry] of table) {
+        if (now > entry.expiry) {
+          table.delete(id);
+          removed++;
+        }
       }
+      if (table.size === 0) this.#peers.delete(peerId);
+    }
+    this.#size -= removed;
+    if (this.#qEntry.length - this.#head > 2 * this.#size + 1024) {
+      this.#compact();
     }
     return removed;
   }
 
   /** Forgets everything. */
   clear(): void {
-    this.#entries.clear();
+    this.#peers.clear();
+    this.#size = 0;
+    this.#qPeer = [];
+    this.#qId = [];
+    this.#qEntry = [];
+    this.#head = 0;
   }
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { DedupCache } from "./dedup.ts";
 
 Deno.test("DedupCache: unknown, then duplicate; another ID or peer is new", () => {
@@ -89,4 +90,102 @@ Deno.test("DedupCache: 100 concurrent mark/check calls stay consistent", async (
 Deno.test("DedupCache rejects invalid options", () => {
   assert.throws(() => new DedupCache({ ttl: 0 }), RangeError);
   assert.throws(() => new DedupCache({ maxEntries: -1 }), RangeError);
+});
+
+Deno.test("DedupCache behaves like a plain ordered model across peers (property)", () => {
+  type Op =
+    | { op: "check" | "mark" | "isDuplicate"; peer: number; id: number }
+    | { op: "tick"; ms: number }
+    | { op: "sweep" }
+    | { op: "clear" };
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    {
+      weight: 12,
+      arbitrary: fc.record({
+        op: fc.constantFrom("check", "mark", "isDuplicate") as fc.Arbitrary<
+          "check" | "mark" | "isDuplicate"
+        >,
+        peer: fc.integer({ min: 0, max: 3 }),
+        id: fc.integer({ min: 0, max: 12 }),
+      }),
+    },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        op: fc.constant("tick" as const),
+        ms: fc.integer({ min: 0, max: 600 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        op: fc.constantFrom("sweep", "clear") as fc.Arbitrary<"sweep">,
+      }),
+    },
+  );
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 8 }),
+      fc.array(op, { maxLength: 300 }),
+      (max, ops) => {
+        let t = 0;
+        const ttl = 1_000;
+        const d = new DedupCache({ ttl, maxEntries: max, now: () => t });
+        // Model: keys in age order (oldest first) with their expiry.
+        let model: { key: string; expiry: number }[] = [];
+        const find = (key: string) => model.findIndex((e) => e.key === key);
+        const set = (key: string) => {
+          const i = find(key);
+          if (i >= 0) model.splice(i, 1);
+          model.push({ key, expiry: t + ttl });
+          while (model.length > max) model.shift();
+        };
+        for (const o of ops) {
+          if (o.op === "tick") t += o.ms;
+          else if (o.op === "sweep") {
+            const before = model.length;
+            model = model.filter((e) => t <= e.expiry);
+            assert.equal(d.sweep(), before - model.length);
+          } else if (o.op === "clear") {
+            model = [];
+            d.clear();
+          } else {
+            const peer = `peer-${o.peer}`, id = `id-${o.id}`;
+            const key = `${peer}/${id}`;
+            const i = find(key);
+            const live = i >= 0 && t <= model[i]!.expiry;
+            if (o.op === "isDuplicate") {
+              if (i >= 0 && !live) model.splice(i, 1);
+              assert.equal(d.isDuplicate(peer, id), live);
+            } else if (o.op === "mark") {
+              set(key);
+              d.mark(peer, id);
+            } else {
+              if (!live) set(key);
+              assert.equal(d.check(peer, id), !live);
+            }
+          }
+          assert.equal(d.size, model.length);
+        }
+        for (let p = 0; p < 4; p++) {
+          for (let i = 0; i <= 12; i++) {
+            const k = find(`peer-${p}/id-${i}`);
+            const live = k >= 0 && t <= model[k]!.expiry;
+            assert.equal(d.isDuplicate(`peer-${p}`, `id-${i}`), live);
+            if (k >= 0 && !live) model.splice(k, 1);
+          }
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("DedupCache: re-marks without eviction keep one live entry per ID", () => {
+  const d = new DedupCache({ maxEntries: 1_000_000, now: () => 0 });
+  for (let i = 0; i < 200_000; i++) d.mark("p", String(i % 10));
+  assert.equal(d.size, 10);
+  for (let i = 0; i < 10; i++) {
+    assert.equal(d.isDuplicate("p", String(i)), true);
+  }
 });
