@@ -325,27 +325,32 @@ export function smsgSealBody(
     throw new RangeError("Cannot encrypt SMSG message: body is empty");
   }
   const ts = checkTimestamp(options.timestamp ?? unixNow());
-  const json = '{"body":' + quoteHtml(body) +
-    (ts !== 0 ? ',"timestamp":' + ts : "") + "}";
-  return sealV1(encodeScratch(json), V1_PREFIX, key, options.nonce);
+  // `{"body":<quoted body>[,"timestamp":N]}` written part by part into the
+  // scratch buffer (no concatenated copy of the body).
+  const quoted = quoteHtml(body);
+  const tail = ts !== 0 ? ',"timestamp":' + ts + "}" : "}";
+  const max = BODY_KEY.length + quoted.length * 3 + tail.length;
+  if (max > scratch.length) {
+    if (max > 4 * 1024 * 1024) {
+      return sealV1(
+        encoder.encode(BODY_KEY + quoted + tail),
+        V1_PREFIX,
+        key,
+        options.nonce,
+      );
+    }
+    scratch = new Uint8Array(Math.max(max, scratch.length * 2));
+  }
+  let n = encoder.encodeInto(BODY_KEY, scratch).written;
+  n += encoder.encodeInto(quoted, scratch.subarray(n)).written;
+  n += encoder.encodeInto(tail, scratch.subarray(n)).written;
+  return sealV1(scratch.subarray(0, n), V1_PREFIX, key, options.nonce);
 }
+
+const BODY_KEY = '{"body":';
 
 /** Reused UTF-8 buffer for frame plaintexts (the seal copies out of it). */
 let scratch = new Uint8Array(16 * 1024);
-
-/**
- * UTF-8 of `text` in the shared scratch buffer (`encodeInto` is far cheaper
- * than `encode`, which allocates). Valid until the next call.
- */
-function encodeScratch(text: string): Uint8Array {
-  const max = text.length * 3;
-  if (max > scratch.length) {
-    if (max > 4 * 1024 * 1024) return encoder.encode(text);
-    scratch = new Uint8Array(Math.max(max, scratch.length * 2));
-  }
-  const { written } = encoder.encodeInto(text, scratch);
-  return scratch.subarray(0, written);
-}
 
 function sealV1(
   plaintext: Uint8Array,

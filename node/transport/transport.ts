@@ -656,7 +656,12 @@ export class Transport {
         this.#handlerFailed(err, msg);
         continue;
       }
-      if (r !== undefined && typeof (r as Promise<void>).then === "function") {
+      // `send()` returns the shared RESOLVED promise when the frame went out
+      // at once: nothing to wait for, so stay synchronous.
+      if (
+        r !== undefined && r !== RESOLVED &&
+        typeof (r as Promise<void>).then === "function"
+      ) {
         return this.#dispatchAsync(r, i + 1, conn, msg);
       }
     }
