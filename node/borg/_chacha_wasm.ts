@@ -574,6 +574,76 @@ export class ChaChaPolyWasm {
     return true;
   }
 
+  /**
+   * Writes the ChaCha20 keystream for a message of `len` bytes (blocks 1..)
+   * to the start of the window and the one-time Poly1305 key (block 0) to
+   * `polyKey`, so a later {@linkcode macWindow} can finish a seal whose
+   * data was XOR-ed with that keystream. Bytes of the window past `len`, up
+   * to the next multiple of 256, hold keystream too (the caller wipes them).
+   *
+   * @param keyWords The 32-byte key as eight little-endian words.
+   * @param nonce The 12-byte nonce.
+   * @param len Message length.
+   * @param polyKey Receives the 32-byte Poly1305 key.
+   * @throws {RangeError} When `len` is out of range.
+   */
+  keystreamWindow(
+    keyWords: Uint32Array,
+    nonce: Uint8Array,
+    len: number,
+    polyKey: Uint8Array,
+  ): void {
+    checkWindow(len);
+    this.#load(keyWords, nonce);
+    const k0 = AEAD_DATA - 64;
+    const groups = Math.ceil((len + 64) / 256);
+    this.#mem32.fill(0, k0 >> 2, (k0 >> 2) + groups * 64);
+    this.#chacha(k0, groups, 0);
+    polyKey.set(this.mem8.subarray(k0, k0 + 32));
+    this.#mem32.fill(0, k0 >> 2, AEAD_DATA >> 2);
+    this.#mem32.fill(0, ST + 4, ST + 12);
+  }
+
+  /**
+   * XORs the first `len` bytes of the window with `stream` (4-byte words;
+   * the window's bytes up to the next multiple of 4 change too).
+   *
+   * @param stream Keystream words, at least `ceil(len / 4)` of them.
+   * @param len Bytes to XOR.
+   */
+  xorWindow(stream: Uint32Array, len: number): void {
+    checkWindow(len);
+    const m32 = this.#mem32;
+    const base = AEAD_DATA >> 2;
+    const words = (len + 3) >> 2;
+    for (let i = 0; i < words; i++) m32[base + i]! ^= stream[i]!;
+  }
+
+  /**
+   * Authenticates the first `len` bytes of the window (the ciphertext) with
+   * a one-time Poly1305 key from {@linkcode keystreamWindow} and writes the
+   * tag.
+   *
+   * @param polyKey The 32-byte Poly1305 key.
+   * @param len Ciphertext length.
+   * @param tag Where the tag goes.
+   * @param tagAt Offset of the tag in `tag`.
+   * @throws {RangeError} When `len` is out of range.
+   */
+  macWindow(
+    polyKey: Uint8Array,
+    len: number,
+    tag: Uint8Array,
+    tagAt = 0,
+  ): void {
+    checkWindow(len);
+    this.mem8.set(polyKey.subarray(0, 32), SCRATCH);
+    this.#polyKey(SCRATCH);
+    this.#mac(len, true, len);
+    this.#tag(tag, tagAt);
+    this.#wipe();
+  }
+
   /** Clears the key words, the Poly1305 key and the accumulator. */
   #wipe(): void {
     this.#mem32.fill(0, ST + 4, ST + 12);

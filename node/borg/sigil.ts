@@ -50,6 +50,13 @@ export interface SigilSealOptions {
    * nonce, so a container header can be written there without a copy.
    */
   headroom?: number;
+  /**
+   * Where the result is built: called once with its size, it must return a
+   * buffer of exactly that many bytes (for example a view into a pool).
+   * Every byte after the headroom is overwritten; the headroom is left as
+   * returned. Default: a new zero-filled buffer.
+   */
+  allocate?: (size: number) => Uint8Array<ArrayBuffer>;
 }
 
 /**
@@ -81,6 +88,31 @@ function defaultRandom(out: Uint8Array<ArrayBuffer>): void {
     pool[j] = 0; // never hand the same bytes out twice
   }
   randomOff += n;
+}
+
+/** What {@linkcode ChaChaPolySigil.prepare} keeps for the next seal. */
+interface Prepared {
+  /** Largest plaintext it covers. */
+  length: number;
+  nonce: Uint8Array;
+  /** ChaCha20 (blocks 1..) XOR SHA-256 pre-obfuscation keystream. */
+  stream: Uint32Array;
+  polyKey: Uint8Array;
+}
+
+/** The result buffer of a seal: the caller's allocator, checked, or new. */
+function allocate(
+  options: SigilSealOptions,
+  size: number,
+): Uint8Array<ArrayBuffer> {
+  if (options.allocate === undefined) return new Uint8Array(size);
+  const out = options.allocate(size);
+  if (!(out instanceof Uint8Array) || out.length !== size) {
+    throw new RangeError(
+      `Cannot seal: the allocator must return a Uint8Array of ${size} bytes`,
+    );
+  }
+  return out;
 }
 
 function checkNonce(nonce: Uint8Array): void {
@@ -188,6 +220,8 @@ export class ChaChaPolySigil {
   readonly #iv = new Uint8Array(12);
   /** Scratch: the nonce of the message being sealed (copied into it). */
   readonly #nonce = new Uint8Array(SIGIL_NONCE_SIZE);
+  /** Keystreams computed ahead by {@linkcode prepare} for the next seal. */
+  #prepared: Prepared | undefined;
 
   /**
    * Creates a sigil for a 32-byte key. The key is copied.
@@ -234,9 +268,9 @@ export class ChaChaPolySigil {
     }
     const aead = chachaPolyWasm;
     if (aead !== undefined && n <= WASM_AEAD_MAX) {
-      return this.#sealWasm(aead, plaintext, headroom, options.nonce);
+      return this.#sealWasm(aead, plaintext, headroom, options);
     }
-    const whole = new Uint8Array(headroom + n + SIGIL_OVERHEAD);
+    const whole = allocate(options, headroom + n + SIGIL_OVERHEAD);
     const out = whole.subarray(headroom);
     const nonce = out.subarray(0, SIGIL_NONCE_SIZE);
     if (options.nonce !== undefined) {
@@ -270,17 +304,25 @@ export class ChaChaPolySigil {
     aead: ChaChaPolyWasm,
     plaintext: Uint8Array,
     headroom: number,
-    fixedNonce: Uint8Array | undefined,
+    options: SigilSealOptions,
   ): Uint8Array<ArrayBuffer> {
     const n = plaintext.length;
+    const prepared = this.#prepared;
+    if (
+      prepared !== undefined && options.nonce === undefined &&
+      n <= prepared.length
+    ) {
+      return this.#sealPrepared(aead, prepared, plaintext, headroom, options);
+    }
     const nonce = this.#nonce;
+    const fixedNonce = options.nonce;
     if (fixedNonce !== undefined) {
       checkNonce(fixedNonce);
       nonce.set(fixedNonce);
     } else {
       this.#random(nonce);
     }
-    const whole = new Uint8Array(headroom + n + SIGIL_OVERHEAD);
+    const whole = allocate(options, headroom + n + SIGIL_OVERHEAD);
     whole.set(nonce, headroom);
     this.#derive(nonce);
     const m8 = aead.mem8;
@@ -290,6 +332,85 @@ export class ChaChaPolySigil {
     aead.sealWindow(this.#subkey, this.#iv, n, whole, body + n);
     whole.set(m8.subarray(AEAD_DATA, AEAD_DATA + n), body);
     m8.fill(0, AEAD_DATA, AEAD_DATA + n);
+    return whole;
+  }
+
+  /**
+   * Computes, ahead of time, everything the next {@linkcode seal} of up to
+   * `length` bytes needs that does not depend on the plaintext: a fresh
+   * random nonce, its SHA-256 pre-obfuscation keystream and the XChaCha20
+   * keystream with the Poly1305 key. That seal then only XORs and
+   * authenticates. Call it when there is idle time (the transport does so
+   * right after a frame went to the kernel); the result is used once, by
+   * the next seal without a fixed nonce that fits, and is wiped after use
+   * or by {@linkcode dropPrepared}. A no-op without WebAssembly SIMD, above
+   * 6 KiB, or when a big enough preparation is already waiting.
+   *
+   * @param length The largest plaintext it should cover.
+   * @throws {RangeError} When `length` is not a non-negative integer.
+   */
+  prepare(length: number): void {
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new RangeError(`Cannot prepare a seal of ${length} bytes`);
+    }
+    const aead = chachaPolyWasm;
+    if (aead === undefined || length > WASM_AEAD_MAX) return;
+    if (this.#prepared !== undefined) {
+      if (this.#prepared.length >= length) return;
+      this.dropPrepared();
+    }
+    const nonce = new Uint8Array(SIGIL_NONCE_SIZE);
+    this.#random(nonce);
+    this.#derive(nonce);
+    const polyKey = new Uint8Array(32);
+    aead.keystreamWindow(this.#subkey, this.#iv, length, polyKey);
+    // Window = ChaCha20 keystream XOR the pre-obfuscation keystream: one XOR
+    // at seal time applies both.
+    xorKeystreamInWindow(nonce, length);
+    const words = (length + 3) >> 2;
+    const stream = new Uint32Array(words);
+    const m8 = aead.mem8;
+    stream.set(new Uint32Array(m8.buffer, AEAD_DATA, words));
+    m8.fill(
+      0,
+      AEAD_DATA - 64,
+      AEAD_DATA + Math.ceil((length + 64) / 256) * 256,
+    );
+    this.#prepared = { length, nonce, stream, polyKey };
+  }
+
+  /** Wipes and forgets a preparation made by {@linkcode prepare}, if any. */
+  dropPrepared(): void {
+    const p = this.#prepared;
+    if (p === undefined) return;
+    this.#prepared = undefined;
+    p.nonce.fill(0);
+    p.stream.fill(0);
+    p.polyKey.fill(0);
+  }
+
+  /** A seal from a preparation: XOR, Poly1305, copy out; then the wipe. */
+  #sealPrepared(
+    aead: ChaChaPolyWasm,
+    prepared: Prepared,
+    plaintext: Uint8Array,
+    headroom: number,
+    options: SigilSealOptions,
+  ): Uint8Array<ArrayBuffer> {
+    const n = plaintext.length;
+    const whole = allocate(options, headroom + n + SIGIL_OVERHEAD);
+    this.#prepared = undefined;
+    whole.set(prepared.nonce, headroom);
+    const m8 = aead.mem8;
+    m8.set(plaintext, AEAD_DATA);
+    aead.xorWindow(prepared.stream, n);
+    const body = headroom + SIGIL_NONCE_SIZE;
+    aead.macWindow(prepared.polyKey, n, whole, body + n);
+    whole.set(m8.subarray(AEAD_DATA, AEAD_DATA + n), body);
+    m8.fill(0, AEAD_DATA, AEAD_DATA + ((n + 15) & ~15));
+    prepared.nonce.fill(0);
+    prepared.stream.fill(0);
+    prepared.polyKey.fill(0);
     return whole;
   }
 

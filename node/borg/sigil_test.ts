@@ -242,3 +242,127 @@ Deno.test("ChaChaPolySigil.openText() equals decoding open() on both paths, and 
   // Failed opens leave the sigil usable.
   assert.equal(sigil.openText(sealed), "some secret text");
 });
+
+Deno.test("ChaChaPolySigil.seal() builds into the caller's buffer on both paths, byte for byte", () => {
+  const key = fromHex(
+    "0101010101010101010101010101010101010101010101010101010101010101",
+  );
+  const sigil = new ChaChaPolySigil(key);
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.uint8Array({ minLength: 6000, maxLength: 7000 }),
+      ),
+      fc.uint8Array({ minLength: 24, maxLength: 24 }),
+      fc.integer({ min: 0, max: 9 }),
+      (plaintext, nonce, headroom) => {
+        const expected = sigil.seal(plaintext, { nonce, headroom });
+        // A pooled view full of junk, at an odd place in a bigger buffer.
+        const backing = new Uint8Array(expected.length + 11).fill(0xa5);
+        let asked = -1;
+        const got = sigil.seal(plaintext, {
+          nonce,
+          headroom,
+          allocate: (size) => {
+            asked = size;
+            return backing.subarray(5, 5 + size);
+          },
+        });
+        assert.equal(asked, expected.length);
+        assert.equal(got.byteOffset, 5);
+        assert.deepEqual(got.subarray(headroom), expected.subarray(headroom));
+        // Nothing outside the view was touched.
+        assert.deepEqual([...backing.subarray(0, 5)], [
+          0xa5,
+          0xa5,
+          0xa5,
+          0xa5,
+          0xa5,
+        ]);
+        assert.deepEqual(
+          [...backing.subarray(5 + expected.length)],
+          [0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5],
+        );
+        assert.deepEqual(sigil.open(got.subarray(headroom)), plaintext);
+      },
+    ),
+    { numRuns: 200 },
+  );
+  assert.throws(
+    () =>
+      sigil.seal(new Uint8Array(3), { allocate: (n) => new Uint8Array(n + 1) }),
+    RangeError,
+  );
+});
+
+Deno.test("ChaChaPolySigil.prepare(): the next seal uses the prepared nonce and equals @noble/ciphers", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      fc.integer({ min: 0, max: 6144 }),
+      fc.integer({ min: 0, max: 6144 }),
+      fc.integer({ min: 0, max: 3 }),
+      (key, prepared, size, headroom) => {
+        // Nonces from a counter, so the test knows which one each seal gets.
+        let counter = 0;
+        const sigil = new ChaChaPolySigil(key, {
+          random: (b) => b.fill(++counter),
+        });
+        sigil.prepare(prepared);
+        const pt = crypto.getRandomValues(new Uint8Array(size));
+        const sealed = sigil.seal(pt, { headroom }).subarray(headroom);
+        const nonce = sealed.subarray(0, 24);
+        // A fitting message takes the prepared nonce (drawn first); a bigger
+        // one draws a fresh nonce and leaves the preparation for later.
+        assert.deepEqual(
+          nonce,
+          new Uint8Array(24).fill(size <= prepared ? 1 : 2),
+        );
+        const ks = referenceKeystream(nonce, size);
+        const ref = xchacha20poly1305(key, nonce).encrypt(
+          pt.map((b, i) => b ^ ks[i]!),
+        );
+        assert.deepEqual(sealed.subarray(24), ref);
+        assert.deepEqual(new ChaChaPolySigil(key).open(sealed), pt);
+        // Used once: the next (empty) seal draws a new nonce, or takes the
+        // preparation the big message left.
+        const next = sigil.seal(new Uint8Array(0)).subarray(0, 24);
+        assert.deepEqual(
+          next,
+          new Uint8Array(24).fill(size <= prepared ? 2 : 1),
+        );
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
+Deno.test("ChaChaPolySigil.prepare(): fixed nonces bypass it, dropPrepared() discards it, bad sizes are refused", () => {
+  const key = new Uint8Array(32).fill(3);
+  let counter = 0;
+  const sigil = new ChaChaPolySigil(key, { random: (b) => b.fill(++counter) });
+  const plain = new ChaChaPolySigil(key);
+  const pt = new TextEncoder().encode("fixed nonce message");
+  const nonce = new Uint8Array(24).fill(0x77);
+  sigil.prepare(100);
+  assert.deepEqual(sigil.seal(pt, { nonce }), plain.seal(pt, { nonce }));
+  // The preparation (nonce 1) is still there for a seal without a nonce.
+  assert.deepEqual(sigil.seal(pt).subarray(0, 24), new Uint8Array(24).fill(1));
+  sigil.prepare(100); // nonce 2
+  sigil.prepare(50); // smaller: keeps nonce 2
+  sigil.dropPrepared();
+  assert.deepEqual(sigil.seal(pt).subarray(0, 24), new Uint8Array(24).fill(3));
+  sigil.prepare(10); // nonce 4
+  sigil.prepare(200); // bigger: replaced by nonce 5
+  assert.deepEqual(sigil.seal(pt).subarray(0, 24), new Uint8Array(24).fill(5));
+  sigil.prepare(7000); // above the WebAssembly size: nothing prepared
+  assert.deepEqual(sigil.seal(pt).subarray(0, 24), new Uint8Array(24).fill(6));
+  assert.throws(() => sigil.prepare(-1), RangeError);
+  assert.throws(() => sigil.prepare(1.5), RangeError);
+  // Tampering with a prepared seal is caught like any other.
+  sigil.prepare(64);
+  const sealed = sigil.seal(pt);
+  sealed[30]! ^= 1;
+  assert.throws(() => plain.open(sealed), BorgError);
+});

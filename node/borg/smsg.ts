@@ -31,7 +31,11 @@ import { quoteHtml } from "./_quote.ts";
 import { Buffer } from "node:buffer";
 import { encodeBase64 } from "../_base64.ts";
 import { BorgError } from "./errors.ts";
-import { ChaChaPolySigil, type SigilRandomSource } from "./sigil.ts";
+import {
+  ChaChaPolySigil,
+  type SigilRandomSource,
+  type SigilSealOptions,
+} from "./sigil.ts";
 import { trixDecode, trixEncodeRaw } from "./trix.ts";
 
 /** Default cap on the decompressed size of a v2 payload (64 MiB). */
@@ -164,6 +168,12 @@ export interface SmsgSealBodyOptions {
   nonce?: Uint8Array;
   /** Unix seconds to write (default: now). */
   timestamp?: number;
+  /**
+   * Where the frame is built: called once with its size, it must return a
+   * buffer of exactly that many bytes, which the frame then fills entirely
+   * (see {@linkcode SigilSealOptions.allocate}). Default: a new buffer.
+   */
+  allocate?: (size: number) => Uint8Array<ArrayBuffer>;
 }
 
 /** The public header of an SMSG container (Go `GetInfo`). */
@@ -337,6 +347,7 @@ export function smsgSealBody(
         V1_PREFIX,
         key,
         options.nonce,
+        options.allocate,
       );
     }
     scratch = new Uint8Array(Math.max(max, scratch.length * 2));
@@ -344,7 +355,13 @@ export function smsgSealBody(
   let n = encoder.encodeInto(BODY_KEY, scratch).written;
   n += encoder.encodeInto(quoted, scratch.subarray(n)).written;
   n += encoder.encodeInto(tail, scratch.subarray(n)).written;
-  return sealV1(scratch.subarray(0, n), V1_PREFIX, key, options.nonce);
+  return sealV1(
+    scratch.subarray(0, n),
+    V1_PREFIX,
+    key,
+    options.nonce,
+    options.allocate,
+  );
 }
 
 const BODY_KEY = '{"body":';
@@ -357,13 +374,12 @@ function sealV1(
   prefix: Uint8Array,
   key: SmsgKey,
   nonce: Uint8Array | undefined,
+  allocate?: (size: number) => Uint8Array<ArrayBuffer>,
 ): Uint8Array<ArrayBuffer> {
-  const out = key.sigil.seal(
-    plaintext,
-    nonce === undefined
-      ? { headroom: prefix.length }
-      : { headroom: prefix.length, nonce },
-  );
+  const options: SigilSealOptions = { headroom: prefix.length };
+  if (nonce !== undefined) options.nonce = nonce;
+  if (allocate !== undefined) options.allocate = allocate;
+  const out = key.sigil.seal(plaintext, options);
   out.set(prefix, 0);
   return out;
 }

@@ -21,6 +21,12 @@ export interface FrameHandlers {
   onClose(code: number, reason: string): void;
   /** A message above the size limit arrived; the socket closes with 1009. */
   onTooLarge?(): void;
+  /**
+   * Queued frames were just handed to the kernel and the socket is waiting:
+   * idle time for work the next send can use. Only sockets that write
+   * synchronously call it (the dialling client); it must not throw.
+   */
+  onWritten?(): void;
 }
 
 /** A message-oriented WebSocket with back-pressure. */

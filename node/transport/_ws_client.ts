@@ -693,7 +693,15 @@ export class WebSocketClient implements FrameSocket {
           if (f.opcode === OP_CLOSE) closeFrame = true;
         }
         this.#queue.splice(0, count);
-        await writeAll(this.#conn, out.subarray(0, off));
+        const written = writeAll(this.#conn, out.subarray(0, off));
+        // The first write call has reached the kernel: the frames are on
+        // their way while we wait, so the owner may use the time.
+        try {
+          this.#handlers?.onWritten?.();
+        } catch {
+          // The owner's idle-time work never stops a write.
+        }
+        await written;
         this.#queued -= accounted;
         this.#checkDrain();
         if (closeFrame) {
