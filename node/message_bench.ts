@@ -1,4 +1,5 @@
 import { marshalGo } from "./_go_json.ts";
+import { quoteHtml } from "./borg/_quote.ts";
 import {
   decodeMessage,
   encodeMessage,
@@ -24,6 +25,15 @@ Deno.bench({
 }, () => {
   encodeMessage(msg);
 });
+Deno.bench(
+  {
+    group: "encode 1 KB message",
+    name: "encodeMessage + quoting as an SMSG body (what a frame needs)",
+  },
+  () => {
+    quoteHtml(encodeMessage(msg));
+  },
+);
 Deno.bench(
   { group: "encode 1 KB message", name: "marshalGo (escapeHtml off)" },
   () => {

@@ -284,6 +284,16 @@ export class Connection implements PeerConnection {
       });
       return false;
     }
+    if (!this.#pumping && queued === 0) {
+      // Nothing queued and no handler running: dispatch at once. Only a
+      // handler that returns a pending promise makes the next ones queue.
+      const r = this.#host.dispatch(this, message);
+      if (r !== undefined) {
+        this.#pumping = true;
+        void this.#pump(r);
+      }
+      return true;
+    }
     this.#inbox.push(message);
     this.#inboxSizes.push(bytes);
     this.#inboxBytes += bytes;
@@ -294,8 +304,10 @@ export class Connection implements PeerConnection {
     return true;
   }
 
-  async #pump(): Promise<void> {
+  /** Runs the queued messages in order, after `first` (a running dispatch). */
+  async #pump(first?: Promise<void>): Promise<void> {
     try {
+      if (first !== undefined) await first;
       while (this.#inboxHead < this.#inbox.length) {
         const message = this.#inbox[this.#inboxHead]!;
         this.#inboxBytes -= this.#inboxSizes[this.#inboxHead]!;
