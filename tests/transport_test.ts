@@ -604,3 +604,51 @@ Deno.test("start() reports a bind failure; stop() is idempotent and final", asyn
     await s.close();
   }
 });
+
+Deno.test('a listen address without a host takes IPv6 and IPv4, as Go\'s ":port" does', async () => {
+  const s = new Stack();
+  try {
+    const { transport: server } = await s.server(serverNode, {
+      listenAddr: ":0",
+    });
+    const port = Number(server.addr.slice(server.addr.lastIndexOf(":") + 1));
+    let got = 0;
+    server.onMessage(() => {
+      got++;
+    });
+    // Where the machine has IPv6 the socket is "::" and takes both families;
+    // without it, "0.0.0.0".
+    let ipv6 = true;
+    try {
+      Deno.listen({ hostname: "::1", port: 0 }).close();
+    } catch {
+      ipv6 = false;
+    }
+    const dual = ipv6;
+    assert.ok(
+      server.addr.startsWith(dual ? "[::]:" : "0.0.0.0:"),
+      server.addr,
+    );
+    const hosts = dual ? ["127.0.0.1", "[::1]"] : ["127.0.0.1"];
+    for (const [i, host] of hosts.entries()) {
+      const { transport: client } = await s.transport(
+        i === 0 ? clientNode : otherNode,
+      );
+      const conn = await client.connect({ address: `${host}:${port}` });
+      assert.equal(conn.peer.id, SERVER_ID);
+      const from = i === 0 ? CLIENT_ID : otherNode.getIdentity()!.id;
+      await conn.send(hello(from, SERVER_ID));
+      await waitFor(() => got === i + 1);
+    }
+    // A taken port is a bind failure, not a quiet fall back to IPv4 only.
+    const { transport: second } = await s.transport(otherNode, {
+      listenAddr: `:${port}`,
+    });
+    await assert.rejects(
+      second.start(),
+      (e) => e instanceof TransportError && e.code === "bind_failed",
+    );
+  } finally {
+    await s.close();
+  }
+});

@@ -508,9 +508,9 @@ export class Transport {
     }
     let listening!: (addr: Deno.NetAddr) => void;
     const bound = new Promise<Deno.NetAddr>((r) => (listening = r));
-    try {
-      this.#server = Deno.serve({
-        hostname: hostname === "" ? "0.0.0.0" : hostname,
+    const serve = (host: string) =>
+      Deno.serve({
+        hostname: host,
         port,
         signal: this.#stopCtrl.signal,
         onListen: (addr) => listening(addr),
@@ -520,6 +520,19 @@ export class Transport {
         },
         ...(tls ?? {}),
       }, (req, info) => this.handleRequest(req, info));
+    try {
+      if (hostname !== "") this.#server = serve(hostname);
+      else {
+        // No host, as Go's ":9091": every address, IPv6 and IPv4 (a "::"
+        // socket takes both on Linux and macOS); IPv4 only where the
+        // machine has no IPv6.
+        try {
+          this.#server = serve("::");
+        } catch (err) {
+          if (err instanceof Deno.errors.AddrInUse) throw err;
+          this.#server = serve("0.0.0.0");
+        }
+      }
     } catch (err) {
       throw new TransportError(
         "bind_failed",
