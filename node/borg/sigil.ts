@@ -100,6 +100,12 @@ interface Prepared {
   polyKey: Uint8Array;
 }
 
+function wipe(p: Prepared): void {
+  p.nonce.fill(0);
+  p.stream.fill(0);
+  p.polyKey.fill(0);
+}
+
 /** The result buffer of a seal: the caller's allocator, checked, or new. */
 function allocate(
   options: SigilSealOptions,
@@ -218,8 +224,6 @@ export class ChaChaPolySigil {
   /** Scratch: the per-message subkey and IV (`0000 || nonce[16..24]`). */
   readonly #subkey = new Uint32Array(8);
   readonly #iv = new Uint8Array(12);
-  /** Scratch: the nonce of the message being sealed (copied into it). */
-  readonly #nonce = new Uint8Array(SIGIL_NONCE_SIZE);
   /** Keystreams computed ahead by {@linkcode prepare} for the next seal. */
   #prepared: Prepared | undefined;
 
@@ -270,11 +274,11 @@ export class ChaChaPolySigil {
     if (aead !== undefined && n <= WASM_AEAD_MAX) {
       return this.#sealWasm(aead, plaintext, headroom, options);
     }
+    if (options.nonce !== undefined) checkNonce(options.nonce);
     const whole = allocate(options, headroom + n + SIGIL_OVERHEAD);
     const out = whole.subarray(headroom);
     const nonce = out.subarray(0, SIGIL_NONCE_SIZE);
     if (options.nonce !== undefined) {
-      checkNonce(options.nonce);
       nonce.set(options.nonce);
     } else {
       this.#random(nonce);
@@ -314,16 +318,15 @@ export class ChaChaPolySigil {
     ) {
       return this.#sealPrepared(aead, prepared, plaintext, headroom, options);
     }
-    const nonce = this.#nonce;
     const fixedNonce = options.nonce;
-    if (fixedNonce !== undefined) {
-      checkNonce(fixedNonce);
-      nonce.set(fixedNonce);
-    } else {
-      this.#random(nonce);
-    }
+    if (fixedNonce !== undefined) checkNonce(fixedNonce);
+    // Callers' code (allocator, nonce source) runs before any shared state
+    // (scratch, WebAssembly window) is touched, so even a call back into
+    // this sigil from it cannot mix two messages.
     const whole = allocate(options, headroom + n + SIGIL_OVERHEAD);
-    whole.set(nonce, headroom);
+    const nonce = whole.subarray(headroom, headroom + SIGIL_NONCE_SIZE);
+    if (fixedNonce !== undefined) nonce.set(fixedNonce);
+    else this.#random(nonce);
     this.#derive(nonce);
     const m8 = aead.mem8;
     m8.set(plaintext, AEAD_DATA);
@@ -382,11 +385,8 @@ export class ChaChaPolySigil {
   /** Wipes and forgets a preparation made by {@linkcode prepare}, if any. */
   dropPrepared(): void {
     const p = this.#prepared;
-    if (p === undefined) return;
     this.#prepared = undefined;
-    p.nonce.fill(0);
-    p.stream.fill(0);
-    p.polyKey.fill(0);
+    if (p !== undefined) wipe(p);
   }
 
   /** A seal from a preparation: XOR, Poly1305, copy out; then the wipe. */
@@ -397,21 +397,24 @@ export class ChaChaPolySigil {
     headroom: number,
     options: SigilSealOptions,
   ): Uint8Array<ArrayBuffer> {
-    const n = plaintext.length;
-    const whole = allocate(options, headroom + n + SIGIL_OVERHEAD);
+    // Taken before any caller code runs (the allocator), so it is used once
+    // whatever happens.
     this.#prepared = undefined;
-    whole.set(prepared.nonce, headroom);
-    const m8 = aead.mem8;
-    m8.set(plaintext, AEAD_DATA);
-    aead.xorWindow(prepared.stream, n);
-    const body = headroom + SIGIL_NONCE_SIZE;
-    aead.macWindow(prepared.polyKey, n, whole, body + n);
-    whole.set(m8.subarray(AEAD_DATA, AEAD_DATA + n), body);
-    m8.fill(0, AEAD_DATA, AEAD_DATA + ((n + 15) & ~15));
-    prepared.nonce.fill(0);
-    prepared.stream.fill(0);
-    prepared.polyKey.fill(0);
-    return whole;
+    try {
+      const n = plaintext.length;
+      const whole = allocate(options, headroom + n + SIGIL_OVERHEAD);
+      whole.set(prepared.nonce, headroom);
+      const m8 = aead.mem8;
+      m8.set(plaintext, AEAD_DATA);
+      aead.xorWindow(prepared.stream, n);
+      const body = headroom + SIGIL_NONCE_SIZE;
+      aead.macWindow(prepared.polyKey, n, whole, body + n);
+      whole.set(m8.subarray(AEAD_DATA, AEAD_DATA + n), body);
+      m8.fill(0, AEAD_DATA, AEAD_DATA + ((n + 15) & ~15));
+      return whole;
+    } finally {
+      wipe(prepared);
+    }
   }
 
   /**

@@ -366,3 +366,26 @@ Deno.test("ChaChaPolySigil.prepare(): fixed nonces bypass it, dropPrepared() dis
   sealed[30]! ^= 1;
   assert.throws(() => plain.open(sealed), BorgError);
 });
+
+Deno.test("ChaChaPolySigil: an allocator that seals with the same sigil cannot mix two messages", () => {
+  const key = new Uint8Array(32).fill(5);
+  const sigil = new ChaChaPolySigil(key);
+  const plain = new ChaChaPolySigil(key);
+  for (const prepared of [false, true]) {
+    for (const size of [10, 7000]) {
+      if (prepared) sigil.prepare(Math.min(size, 6144));
+      const outer = crypto.getRandomValues(new Uint8Array(size));
+      const inner = crypto.getRandomValues(new Uint8Array(size >> 1));
+      let innerSealed: Uint8Array | undefined;
+      const sealed = sigil.seal(outer, {
+        allocate: (n) => {
+          innerSealed = sigil.seal(inner);
+          return new Uint8Array(n);
+        },
+      });
+      assert.deepEqual(plain.open(sealed), outer);
+      assert.deepEqual(plain.open(innerSealed!), inner);
+      assert.notDeepEqual(sealed.subarray(0, 24), innerSealed!.subarray(0, 24));
+    }
+  }
+});

@@ -340,28 +340,19 @@ export function smsgSealBody(
   const quoted = quoteHtml(body);
   const tail = ts !== 0 ? ',"timestamp":' + ts + "}" : "}";
   const max = BODY_KEY.length + quoted.length * 3 + tail.length;
-  if (max > scratch.length) {
-    if (max > 4 * 1024 * 1024) {
-      return sealV1(
-        encoder.encode(BODY_KEY + quoted + tail),
-        V1_PREFIX,
-        key,
-        options.nonce,
-        options.allocate,
-      );
+  let plaintext: Uint8Array;
+  if (max > 4 * 1024 * 1024) {
+    plaintext = encoder.encode(BODY_KEY + quoted + tail);
+  } else {
+    if (max > scratch.length) {
+      scratch = new Uint8Array(Math.max(max, scratch.length * 2));
     }
-    scratch = new Uint8Array(Math.max(max, scratch.length * 2));
+    let n = encoder.encodeInto(BODY_KEY, scratch).written;
+    n += encoder.encodeInto(quoted, scratch.subarray(n)).written;
+    n += encoder.encodeInto(tail, scratch.subarray(n)).written;
+    plaintext = scratch.subarray(0, n);
   }
-  let n = encoder.encodeInto(BODY_KEY, scratch).written;
-  n += encoder.encodeInto(quoted, scratch.subarray(n)).written;
-  n += encoder.encodeInto(tail, scratch.subarray(n)).written;
-  return sealV1(
-    scratch.subarray(0, n),
-    V1_PREFIX,
-    key,
-    options.nonce,
-    options.allocate,
-  );
+  return sealV1(plaintext, V1_PREFIX, key, options.nonce, options.allocate);
 }
 
 const BODY_KEY = '{"body":';
