@@ -693,24 +693,18 @@ export function smsgDecrypt(
 }
 
 function openPayload(key: SmsgKey, payload: Uint8Array): Uint8Array {
-  try {
-    return key.sigil.open(payload);
-  } catch (cause) {
-    if (cause instanceof BorgError) {
-      throw new BorgError(
-        cause.code,
-        "Cannot decrypt SMSG message: decryption failed (wrong password?)",
-        { cause },
-      );
-    }
-    throw cause;
-  }
+  return asDecryptError(() => key.sigil.open(payload));
 }
 
 /** As {@linkcode openPayload}, decoded as UTF-8 (no plaintext buffer). */
 function openPayloadText(key: SmsgKey, payload: Uint8Array): string {
+  return asDecryptError(() => key.sigil.openText(payload));
+}
+
+/** Runs a sigil open, reporting its failure as an SMSG decryption error. */
+function asDecryptError<T>(open: () => T): T {
   try {
-    return key.sigil.openText(payload);
+    return open();
   } catch (cause) {
     if (cause instanceof BorgError) {
       throw new BorgError(

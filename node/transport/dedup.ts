@@ -163,9 +163,7 @@ export class DedupCache {
     this.#qId.push(id);
     this.#qEntry.push(entry);
     while (this.#size > this.#max) this.#evictOldest();
-    if (this.#qEntry.length - this.#head > 2 * this.#size + 1024) {
-      this.#compact();
-    }
+    this.#compactIfStale();
   }
 
   #remove(peerId: string, table: Map<string, Entry>, id: string): void {
@@ -188,6 +186,13 @@ export class DedupCache {
       }
     }
     if (this.#head > 4096 && this.#head * 2 > qe.length) this.#compact();
+  }
+
+  /** Compacts once stale records clearly outnumber live ones. */
+  #compactIfStale(): void {
+    if (this.#qEntry.length - this.#head > 2 * this.#size + 1024) {
+      this.#compact();
+    }
   }
 
   /** Rewrites the queue with its live records only, in the same order. */
@@ -226,9 +231,7 @@ export class DedupCache {
       if (table.size === 0) this.#peers.delete(peerId);
     }
     this.#size -= removed;
-    if (this.#qEntry.length - this.#head > 2 * this.#size + 1024) {
-      this.#compact();
-    }
+    this.#compactIfStale();
     return removed;
   }
 
