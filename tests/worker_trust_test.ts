@@ -14,9 +14,11 @@ import { createMinerBundle } from "../node/bundle.ts";
 import { Controller } from "../node/controller.ts";
 import { newMessage, parsePayload, ProtocolError } from "../node/message.ts";
 import { CommandCounts } from "../node/ops/command_audit.ts";
+import { Node } from "../node/node.ts";
 import { TrustStore } from "../node/registry/trust.ts";
 import { Worker } from "../node/worker.ts";
 import { TestMinerManager, TestProfileManager } from "./fixtures/_managers.ts";
+import { parsePrometheus } from "./_prometheus.ts";
 import {
   quietLogger,
   registerPeer,
@@ -183,5 +185,61 @@ Deno.test("worker: replies carry the worker's own ID in from, whatever to the re
     worker.close();
     await ctl.close();
     await wn.close();
+  }
+});
+
+Deno.test("Node: trusts nobody by default, counts refusals; trustAnyController is Go's behaviour and warns at start", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "node_trust_" });
+  const lines: string[] = [];
+  const logger = new Logger({
+    level: LogLevel.Info,
+    sink: { write: (l: string) => void lines.push(l) },
+  });
+  const options = (name: string) => ({
+    dataDir: `${dir}/${name}/data`,
+    configDir: `${dir}/${name}/config`,
+    name,
+    transport: { listenAddr: "127.0.0.1:0", reconnect: false },
+    control: false as const,
+    minerManager: null,
+    profileManager: null,
+    logger,
+  });
+  const a = await Node.create(options("a"));
+  const safe = await Node.create(options("safe"));
+  const open = await Node.create({
+    ...options("open"),
+    trustAnyController: true,
+  });
+  try {
+    for (const n of [a, safe, open]) await n.start();
+    assert.deepEqual(safe.commandStatus(), {
+      policy: "trusted",
+      trusted: 0,
+      open: ["ping"],
+    });
+    assert.equal(open.commandStatus().policy, "any");
+    assert.ok(
+      lines.some((l) =>
+        l.includes("[WARN]") && l.includes("ANY connected peer")
+      ),
+      "a loud warning at start",
+    );
+    const pSafe = await a.addPeer({ address: safe.transport.addr });
+    const pOpen = await a.addPeer({ address: open.transport.addr });
+    await assert.rejects(a.stats(pSafe.id), isRefusal);
+    assert.equal((await a.stats(pOpen.id)).nodeName, "open");
+    const m = parsePrometheus(safe.metrics.render());
+    assert.equal(
+      m.get('p2p_commands_total{command="get_stats",outcome="refused"}'),
+      1,
+    );
+    assert.equal(m.get("p2p_trusted_controllers"), 0);
+    // Trusted through the node's store: obeyed at once.
+    await safe.trust.trust(a.identity.publicKey);
+    assert.equal((await a.stats(pSafe.id)).nodeName, "safe");
+  } finally {
+    for (const n of [a, safe, open]) await n.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -24,7 +24,7 @@ import { dirname } from "node:path";
 import { getGlobalLogger, type Logger } from "../../logging/mod.ts";
 import { readFileIfExists, removeStaleTemps, writeFileAtomic } from "../_fs.ts";
 import { formatGoTime } from "../_go_json.ts";
-import { keyPrefix } from "../peer.ts";
+import { keyPrefix, sanitizePeerName } from "../peer.ts";
 import { TrustError } from "./errors.ts";
 import { parseControllerKey } from "./pairing.ts";
 
@@ -283,11 +283,21 @@ export class TrustStore {
    * @returns Whether the list changed, and the entry.
    * @throws {TrustError} `invalid-key`, `invalid-code`, or `save-failed`
    * (nothing is trusted then).
+   * @throws {RangeError} For a name that is not a valid peer name.
    */
   trust(key: string, options: { name?: string } = {}): Promise<TrustChange> {
     let k: ReturnType<typeof parseControllerKey>;
     try {
       k = parseControllerKey(key);
+      if (
+        options.name !== undefined &&
+        (typeof options.name !== "string" ||
+          sanitizePeerName(options.name) !== options.name)
+      ) {
+        throw new RangeError(
+          "Cannot trust controller: the name must be a peer name (letters, digits, '-', '_' and spaces, at most 64)",
+        );
+      }
     } catch (err) {
       return Promise.reject(err);
     }
@@ -487,7 +497,7 @@ export class TrustStore {
       this.#file.set(k.publicKey, {
         publicKey: k.publicKey,
         nodeId: k.nodeId,
-        name: typeof r.name === "string" ? r.name.slice(0, 64) : "",
+        name: typeof r.name === "string" ? sanitizePeerName(r.name) : "",
         addedAt: typeof r.addedAt === "string" ? r.addedAt.slice(0, 64) : "",
         source: "file",
       });

@@ -118,6 +118,7 @@ Deno.test("TrustStore refuses what is not a key or a valid code", async () => {
         bad,
       );
     }
+    await assert.rejects(store.trust(newKey(), { name: "a\nb" }), RangeError);
     await assert.rejects(
       store.trust("lthn-pair1.garbage.00000000"),
       (e) => e instanceof TrustError && e.code === "invalid-code",
@@ -199,12 +200,21 @@ Deno.test("TrustStore: bad entries are skipped (a copy of the file is kept), goo
     const good = newKey();
     const text = JSON.stringify({
       version: 1,
-      controllers: [{ publicKey: good, name: "ok" }, { publicKey: "nope" }, 7],
+      controllers: [
+        { publicKey: good, name: "ok\n[ERROR] forged" },
+        { publicKey: "nope" },
+        7,
+      ],
     });
     await Deno.writeTextFile(path, text);
     const store = await TrustStore.open(path, { logger: quiet() });
     assert.equal(store.size, 1);
     assert.equal(store.isTrusted(good), true);
+    assert.equal(
+      store.list()[0]!.name,
+      "ok-ERROR- forged",
+      "made safe to log",
+    );
     assert.equal(store.loadReport.problems.length, 2);
     assert.equal(
       await Deno.readTextFile(store.loadReport.keptAside[0]!),
