@@ -5,7 +5,7 @@
  */
 
 import type { Peer } from "../node/peer.ts";
-import { type Command, EXIT_OK, out, UsageError } from "./_command.ts";
+import { type Command, err, EXIT_OK, out, UsageError } from "./_command.ts";
 import {
   client,
   CLIENT_HELP,
@@ -197,9 +197,19 @@ export const peersCommand: Command = {
           changed: boolean;
           controller: Trusted;
           trusted: Trusted[];
+          policy?: string;
         };
         if (json) printJson(r);
         else {
+          if (r.policy === "any") {
+            err(
+              "lthn-p2p: note: this node runs with --trust-any-controller and obeys every peer anyway",
+            );
+          } else if (r.policy === "none") {
+            err(
+              "lthn-p2p: note: this node runs no worker (role controller); the trust applies once it runs as worker or dual",
+            );
+          }
           const who = `${
             r.controller.name || "(unnamed)"
           } ${r.controller.nodeId}`;

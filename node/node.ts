@@ -1095,7 +1095,11 @@ export class Node {
         const key = str(b, "publicKey")!;
         const name = str(b, "name", false);
         const r = await this.trust.trust(key, name ? { name } : {});
-        return { ...r, trusted: this.trust.list() };
+        return {
+          ...r,
+          trusted: this.trust.list(),
+          policy: this.commandStatus().policy,
+        };
       }
       case "peers.distrust": {
         const r = await this.trust.distrust(str(b, "publicKey")!);
