@@ -156,6 +156,8 @@ export function explain(err: unknown): string {
         return `${msg}; the control file does not belong to the running node; restart it or use --control-file`;
       case "timeout":
         return `${msg}; the peer did not answer in time: check it is running and reachable`;
+      case "refused":
+        return `${msg}; the worker does not trust this node: on the worker run "lthn-p2p peers trust <code>" with the code "lthn-p2p identity show --pairing" prints here`;
       default:
         return msg;
     }

@@ -12,6 +12,7 @@ import {
   safeNodeName,
 } from "../node/mod.ts";
 import { nodePaths } from "../node/node.ts";
+import { pairingCode } from "../node/registry/pairing.ts";
 import { hostname } from "node:os";
 import { type Command, EXIT_OK, out, UsageError } from "./_command.ts";
 import { expectPositionals, helped, parse, printJson } from "./_common.ts";
@@ -19,6 +20,8 @@ import { expectPositionals, helped, parse, printJson } from "./_common.ts";
 const HELP = `Usage: lthn-p2p identity [show|init|delete] [options]
 
   show                 print the node's identity (default)
+  show --pairing       print only the pairing code: one line that a worker's
+                       operator gives to "lthn-p2p peers trust" to obey this node
   init                 create an identity if none exists, then print it
   delete --yes         remove the identity files (the node gets a new ID next start)
 
@@ -29,6 +32,7 @@ Options:
   --config-dir <dir>   config directory (default: $XDG_CONFIG_HOME/lethean-desktop)
   --key-path <path>    private key file (overrides --data-dir)
   --config-path <path> identity JSON file (overrides --config-dir)
+  --pairing            show: print only the pairing code
   --yes                confirm delete
   --json               machine-readable output
   -h, --help           show this help`;
@@ -41,6 +45,7 @@ const OPTIONS = {
   "key-path": { type: "string" },
   "config-path": { type: "string" },
   yes: { type: "boolean" },
+  pairing: { type: "boolean" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -69,6 +74,9 @@ export const identityCommand: Command = {
       configPath: values["config-path"] ?? paths.identityPath,
     };
     const json = values.json === true;
+    if (values.pairing && action !== "show") {
+      throw new UsageError("--pairing applies to identity show only");
+    }
     const nm = await NodeManager.open(opts);
     switch (action) {
       case "show": {
@@ -78,7 +86,8 @@ export const identityCommand: Command = {
             `No identity at ${opts.configPath}: create one with "lthn-p2p identity init" or "lthn-p2p start"`,
           );
         }
-        print(nm, json, false);
+        if (values.pairing && !json) out(pairingCode(nm.getIdentity()!));
+        else print(nm, json, false);
         return EXIT_OK;
       }
       case "init": {
@@ -123,6 +132,7 @@ function print(nm: NodeManager, json: boolean, created: boolean): void {
   if (json) {
     printJson({
       ...id,
+      pairingCode: pairingCode(id),
       keyPath: nm.keyPath,
       configPath: nm.configPath,
       created,
@@ -134,6 +144,7 @@ function print(nm: NodeManager, json: boolean, created: boolean): void {
   out(`name         ${id.name}`);
   out(`role         ${id.role}`);
   out(`public key   ${id.publicKey}`);
+  out(`pairing code ${pairingCode(id)}`);
   out(`created      ${id.createdAt}`);
   out(`private key  ${nm.keyPath}`);
   out(`identity     ${nm.configPath}`);

@@ -5,7 +5,7 @@
  */
 
 import type { Peer } from "../node/peer.ts";
-import { type Command, EXIT_OK, out, UsageError } from "./_command.ts";
+import { type Command, err, EXIT_OK, out, UsageError } from "./_command.ts";
 import {
   client,
   CLIENT_HELP,
@@ -29,6 +29,12 @@ Acts on the running node's peer registry.
   allow <public key>        add a key to the allowlist
   revoke <public key>       remove a key from the allowlist
   mode [open|allowlist]     show or set who may connect (not persisted: see start --auth)
+  trust <key|code>          obey commands (deploy, miners, stats, logs) from this
+      [--name <name>]       controller: its public key, or the pairing code that
+                            "lthn-p2p identity show --pairing" prints on it; saved
+                            in <config dir>/trusted-controllers.json at once
+  distrust <key|code|id|name>  stop obeying a trusted controller (saved at once)
+  trusted                   list the trusted controllers
   best [--count <n>]        the best peers by latency, hops, distance and score
 
 <peer> is a node ID, a unique ID prefix (4+ characters) or a peer name.
@@ -43,6 +49,29 @@ const OPTIONS = {
   key: { type: "string" },
   count: { type: "string" },
 } as const;
+
+interface Trusted {
+  publicKey: string;
+  nodeId: string;
+  name: string;
+  source: string;
+  peer?: string;
+}
+
+function trustedRows(list: Trusted[]): string {
+  if (list.length === 0) {
+    return 'trusted controllers: none (this node obeys no one; see "lthn-p2p peers trust")';
+  }
+  return `trusted controllers: ${list.length}\n` + table(
+    ["ID", "NAME", "PUBLIC KEY", "FROM"],
+    list.map((c) => [
+      c.nodeId,
+      c.name || c.peer || "-",
+      c.publicKey,
+      c.source === "config" ? "start --trust" : "peers trust",
+    ]),
+  );
+}
 
 function peerRows(peers: Peer[]): string {
   if (peers.length === 0) return "no peers";
@@ -61,7 +90,8 @@ function peerRows(peers: Peer[]): string {
 }
 
 export const peersCommand: Command = {
-  summary: "list, add, remove, allow, revoke peers; auth mode; best peers",
+  summary:
+    "list, add, remove, allow, revoke peers; auth mode; trust and distrust controllers; best peers",
   async run(args: string[]): Promise<number> {
     const { values, positionals } = parse(args, OPTIONS);
     if (helped(values, HELP)) return EXIT_OK;
@@ -79,9 +109,15 @@ export const peersCommand: Command = {
       case "list": {
         expectPositionals(rest, 0, 0, "");
         only([]);
-        const peers = await (await client(values)).call("peers.list") as Peer[];
+        const c = await client(values);
+        const peers = await c.call("peers.list") as Peer[];
         if (json) printJson(peers);
-        else out(peerRows(peers));
+        else {
+          out(peerRows(peers));
+          const trusted = await c.call("peers.trusted") as Trusted[];
+          out("");
+          out(trustedRows(trusted));
+        }
         return EXIT_OK;
       }
       case "add": {
@@ -147,6 +183,75 @@ export const peersCommand: Command = {
         }
         return EXIT_OK;
       }
+      case "trust": {
+        expectPositionals(
+          rest,
+          1,
+          1,
+          "the controller's public key or pairing code",
+        );
+        only(["name"]);
+        const body: Record<string, string> = { publicKey: rest[0]! };
+        if (values.name) body.name = values.name;
+        const r = await (await client(values)).call("peers.trust", body) as {
+          changed: boolean;
+          controller: Trusted;
+          trusted: Trusted[];
+          policy?: string;
+        };
+        if (json) printJson(r);
+        else {
+          if (r.policy === "any") {
+            err(
+              "lthn-p2p: note: this node runs with --trust-any-controller and obeys every peer anyway",
+            );
+          } else if (r.policy === "none") {
+            err(
+              "lthn-p2p: note: this node runs no worker (role controller); the trust applies once it runs as worker or dual",
+            );
+          }
+          const who = `${
+            r.controller.name || "(unnamed)"
+          } ${r.controller.nodeId}`;
+          out(
+            r.changed ? `trusted controller ${who}` : `already trusted: ${who}`,
+          );
+          out(`trusted controllers: ${r.trusted.length}`);
+        }
+        return EXIT_OK;
+      }
+      case "distrust": {
+        expectPositionals(
+          rest,
+          1,
+          1,
+          "the controller's public key, pairing code, ID or name",
+        );
+        only([]);
+        const r = await (await client(values)).call("peers.distrust", {
+          publicKey: rest[0],
+        }) as { controller: Trusted; trusted: Trusted[] };
+        if (json) printJson(r);
+        else {
+          out(
+            `distrusted controller ${
+              r.controller.name || "(unnamed)"
+            } ${r.controller.nodeId}`,
+          );
+          out(`trusted controllers: ${r.trusted.length}`);
+        }
+        return EXIT_OK;
+      }
+      case "trusted": {
+        expectPositionals(rest, 0, 0, "");
+        only([]);
+        const r = await (await client(values)).call(
+          "peers.trusted",
+        ) as Trusted[];
+        if (json) printJson(r);
+        else out(trustedRows(r));
+        return EXIT_OK;
+      }
       case "best": {
         expectPositionals(rest, 0, 0, "");
         only(["count"]);
@@ -160,7 +265,7 @@ export const peersCommand: Command = {
       }
       default:
         throw new UsageError(
-          `unknown peers action "${action}": use list, add, remove, allow, revoke, mode or best`,
+          `unknown peers action "${action}": use list, add, remove, allow, revoke, mode, trust, distrust, trusted or best`,
         );
     }
   },

@@ -19,6 +19,7 @@ import {
   type TransportConfig,
 } from "../node/transport/config.ts";
 import { TransportError } from "../node/transport/errors.ts";
+import { parseControllerKey } from "../node/registry/pairing.ts";
 import { type Command, err, EXIT_OK, out, UsageError } from "./_command.ts";
 import { expectPositionals, helped, parse, printJson } from "./_common.ts";
 
@@ -35,7 +36,16 @@ Options:
   --ws-path <path>       WebSocket path (default /ws)
   --tls-cert <file>      PEM certificate; with --tls-key, peers use wss://
   --tls-key <file>       PEM private key
-  --auth <mode>          open (default) or allowlist
+  --auth <mode>          open (default) or allowlist: who may connect
+  --trust <key|code>     obey this controller (a public key, or the pairing code
+                         "lthn-p2p identity show --pairing" prints on it);
+                         repeatable; kept for this run only (to keep one for
+                         good: "lthn-p2p peers trust"). By default the worker
+                         obeys only controllers in <config dir>/trusted-controllers.json
+                         and these, and answers pings from any peer
+  --open-read-only       also let any connected peer read stats and miner logs
+  --trust-any-controller obey EVERY connected peer, as go-p2p does: anyone who
+                         can reach --listen can deploy and run programs
   --data-dir <dir>       keys, miners, profiles (default: $XDG_DATA_HOME/lethean-desktop)
   --config-dir <dir>     identity, peers, control file (default: $XDG_CONFIG_HOME/lethean-desktop)
   --control-port <port>  local control API port on 127.0.0.1 (default 9092; 0 picks one)
@@ -47,6 +57,8 @@ Options:
   --config <file>        read these settings from a JSON file (flags win); keys:
                          role name listen wsPath tlsCert tlsKey auth dataDir
                          configDir controlPort controlFile logLevel logJson
+                         trust (a list; --trust adds to it) openReadOnly
+                         trustAnyController
   --json                 print the start summary as one JSON line
   -h, --help             show this help`;
 
@@ -58,6 +70,9 @@ const OPTIONS = {
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
   auth: { type: "string" },
+  trust: { type: "string", multiple: true },
+  "open-read-only": { type: "boolean" },
+  "trust-any-controller": { type: "boolean" },
   "data-dir": { type: "string" },
   "config-dir": { type: "string" },
   "control-port": { type: "string" },
@@ -86,6 +101,12 @@ export interface StartSettings {
   tlsKey?: string;
   /** Admission mode. */
   auth?: AuthMode;
+  /** Controllers trusted for this run (keys or pairing codes). */
+  trust?: string[];
+  /** Let any connected peer read stats and logs. */
+  openReadOnly?: boolean;
+  /** Obey every connected peer (go-p2p's behaviour). */
+  trustAnyController?: boolean;
   /** Data directory. */
   dataDir?: string;
   /** Config directory. */
@@ -102,7 +123,10 @@ export interface StartSettings {
   logJson?: boolean;
 }
 
-const CONFIG_KEYS: Record<string, "string" | "number" | "boolean"> = {
+const CONFIG_KEYS: Record<
+  string,
+  "string" | "number" | "boolean" | "string[]"
+> = {
   role: "string",
   name: "string",
   listen: "string",
@@ -110,6 +134,9 @@ const CONFIG_KEYS: Record<string, "string" | "number" | "boolean"> = {
   tlsCert: "string",
   tlsKey: "string",
   auth: "string",
+  trust: "string[]",
+  openReadOnly: "boolean",
+  trustAnyController: "boolean",
   dataDir: "string",
   configDir: "string",
   controlPort: "number",
@@ -146,7 +173,9 @@ async function readConfigFile(path: string): Promise<StartSettings> {
         })`,
       );
     }
-    const actual: string = typeof val;
+    const actual: string = Array.isArray(val)
+      ? (val.every((x) => typeof x === "string") ? "string[]" : "array")
+      : typeof val;
     if (actual !== want) {
       throw new UsageError(`key "${k}" in --config ${path} must be a ${want}`);
     }
@@ -182,6 +211,11 @@ export async function startSettings(args: string[]): Promise<
   set("tlsCert", values["tls-cert"]);
   set("tlsKey", values["tls-key"]);
   set("auth", values.auth as AuthMode | undefined);
+  if (values.trust !== undefined) {
+    s.trust = [...(s.trust ?? []), ...values.trust];
+  }
+  if (values["open-read-only"]) s.openReadOnly = true;
+  if (values["trust-any-controller"]) s.trustAnyController = true;
   set("dataDir", values["data-dir"]);
   set("configDir", values["config-dir"]);
   if (values["control-port"] !== undefined) {
@@ -205,6 +239,13 @@ export async function startSettings(args: string[]): Promise<
   }
   if (s.auth !== undefined && !["open", "allowlist"].includes(s.auth)) {
     throw new UsageError(`--auth must be open or allowlist, got "${s.auth}"`);
+  }
+  for (const t of s.trust ?? []) {
+    try {
+      parseControllerKey(t);
+    } catch (e) {
+      throw new UsageError(`--trust: ${(e as Error).message}`);
+    }
   }
   if (s.listen !== undefined) {
     try {
@@ -259,6 +300,9 @@ export function nodeOptions(s: StartSettings, logger: Logger): NodeOptions {
   if (s.role) o.role = s.role;
   if (s.name) o.name = s.name;
   if (s.auth) o.authMode = s.auth;
+  if (s.trust && s.trust.length > 0) o.trustedControllers = s.trust;
+  if (s.trustAnyController) o.trustAnyController = true;
+  if (s.openReadOnly) o.openCommands = ["ping", "get_stats", "get_logs"];
   if (s.dataDir) o.dataDir = s.dataDir;
   if (s.configDir) o.configDir = s.configDir;
   if (s.noControl) o.control = false;
@@ -287,10 +331,40 @@ function summary(node: Node): string {
     `  identity     ${p.identityPath}`,
     `  private key  ${p.keyPath}`,
     `  peers        ${p.peersPath} (${node.registry.count} known, auth ${node.registry.getAuthMode()})`,
+    `  commands     ${commandsLine(node)}`,
     `  miners       ${p.dataDir}/miners`,
     "Stop with Ctrl+C.",
   ];
   return lines.join("\n");
+}
+
+/** Who may command the node, for the start summary. */
+export function commandsLine(node: Node): string {
+  const c = node.commandStatus();
+  switch (c.policy) {
+    case "none":
+      return "none (role controller: no worker)";
+    case "any":
+      return "ANY PEER (--trust-any-controller)";
+    case "custom":
+      return "custom policy";
+    default: {
+      const n = `${c.trusted} trusted controller${c.trusted === 1 ? "" : "s"}`;
+      const open = c.open.filter((x) => x !== "ping");
+      const extra = open.length > 0
+        ? `; ${open.join(", ")} open to any peer`
+        : "";
+      return c.trusted === 0
+        ? `${n} (${node.paths.trustPath})${extra}; add one with "lthn-p2p peers trust <key|code>"`
+        : `${n} (${node.paths.trustPath})${extra}`;
+    }
+  }
+}
+
+/** Whether the node listens on more than loopback. */
+function listensBeyondLoopback(node: Node): boolean {
+  const host = parseListenAddr(node.transport.config.listenAddr).hostname;
+  return !(host === "localhost" || host === "::1" || host.startsWith("127."));
 }
 
 /** Waits for SIGINT or SIGTERM (or the abort signal); `cancel` removes the listeners. */
@@ -366,6 +440,16 @@ export async function runNode(
   }
   if (json) printJson(await node.status());
   else out(summary(node));
+  for (const kept of node.trust.loadReport.keptAside) {
+    err(
+      `lthn-p2p: WARNING: ${node.paths.trustPath} was damaged and kept as ${kept}; the controllers it listed are not trusted`,
+    );
+  }
+  if (node.commandStatus().policy === "any" && listensBeyondLoopback(node)) {
+    err(
+      `lthn-p2p: WARNING: --trust-any-controller: any peer that can reach ${node.listenUrl} can deploy and run programs on this machine`,
+    );
+  }
   const why = await stopped.promise;
   err(
     `lthn-p2p: ${

@@ -51,6 +51,20 @@ export const statusCommand: Command = {
     out(`  public key   ${s.identity.publicKey}`);
     out(`  listen       ${s.listen}`);
     out(`  auth         ${s.authMode}`);
+    if (s.commands) {
+      const c = s.commands;
+      out(
+        `  commands     ${
+          c.policy === "any"
+            ? "ANY PEER (--trust-any-controller)"
+            : c.policy === "none"
+            ? "none (no worker)"
+            : c.policy === "custom"
+            ? "custom policy"
+            : `${c.trusted} trusted controller${c.trusted === 1 ? "" : "s"}`
+        }`,
+      );
+    }
     out(
       `  peers        ${s.peers.known} known, ${s.peers.connected} connected`,
     );

@@ -3,10 +3,13 @@
  * commands (node.md §13 item 5).
  *
  * The Go reference has no such check: any peer that completed the handshake
- * may start and stop miners, read logs and deploy bundles. That stays the
- * default here ({@linkcode allowAnyPeer}). {@linkcode allowControllerKeys}
- * restricts commands to a set of controller public keys, and any function of
- * type {@linkcode CommandAuthorizer} can implement another policy. A refused
+ * may start and stop miners, read logs and deploy bundles
+ * ({@linkcode allowAnyPeer}, which a worker uses only when asked with
+ * `trustAnyController`). The default is the trust list
+ * (`allowTrustedControllers` in `ops/command_policy.ts`);
+ * {@linkcode allowControllerKeys} restricts commands to a set of controller
+ * public keys, and any function of type {@linkcode CommandAuthorizer} can
+ * implement another policy (a worker's `authorize` option). A refused
  * command is answered with an `error` message, code 1002 (unauthorized),
  * text `Worker.authorize: peer <id> is not authorized for <type>`.
  *
@@ -57,7 +60,8 @@ export type CommandAuthorizer = (
 ) => boolean | Promise<boolean>;
 
 /**
- * The Go behaviour: every connected peer may issue every command.
+ * The Go behaviour: every connected peer may issue every command. Not the
+ * default: a worker uses it only with `trustAnyController: true`.
  *
  * @param _request The request (not looked at).
  * @returns Always `true`.

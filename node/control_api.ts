@@ -53,6 +53,8 @@ export interface ControlFile {
  * - `failed`: the operation failed on the node.
  * - `timeout`: a peer did not answer in time.
  * - `too_large`: the request body is above {@linkcode MAX_CONTROL_BODY_BYTES}.
+ * - `refused`: the worker refused the command (error 1002: it does not
+ *   trust this node as a controller).
  */
 export type ControlApiErrorCode =
   | "not_running"
@@ -63,7 +65,8 @@ export type ControlApiErrorCode =
   | "not_found"
   | "failed"
   | "timeout"
-  | "too_large";
+  | "too_large"
+  | "refused";
 
 const STATUS_OF: Record<ControlApiErrorCode, number> = {
   not_running: 503,
@@ -75,6 +78,7 @@ const STATUS_OF: Record<ControlApiErrorCode, number> = {
   failed: 500,
   timeout: 504,
   too_large: 413,
+  refused: 403,
 };
 
 /**

@@ -353,7 +353,8 @@ export function deployFrameSize(bundle: Bundle): number {
  * }
  * const ctl = await makeNode("ctl", "controller", 1);
  * const wrk = await makeNode("wrk", "worker", 2);
- * const worker = new Worker(wrk.node);
+ * // The worker obeys only the controllers it trusts.
+ * const worker = new Worker(wrk.node, { trust: [ctl.node.getIdentity()!.publicKey] });
  * worker.register(wrk.transport);
  * const controller = new Controller(ctl.node, ctl.transport, { registry: ctl.registry });
  * const id = wrk.node.getIdentity()!.id;

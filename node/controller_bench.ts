@@ -37,9 +37,11 @@ async function fleet(
       "xmrig",
       new TestMiner("xmrig", "xmrig", { hashrate: 1000 + i }),
     );
-    new Worker(node.node, { minerManager: mm, logger: quietLogger() }).register(
-      node.transport,
-    );
+    new Worker(node.node, {
+      minerManager: mm,
+      logger: quietLogger(),
+      trust: [ctl.publicKey],
+    }).register(node.transport);
     registerPeer(ctl, node);
     await controller.connectToPeer(node.id);
     ids.push(node.id);

@@ -26,6 +26,8 @@ export * from "./bundle.ts";
 export * from "./message.ts";
 export * from "./transport/mod.ts";
 export * from "./authorization.ts";
+export * from "./ops/mod.ts";
+export * from "./registry/mod.ts";
 export * from "./controller.ts";
 export * from "./worker.ts";
 export * from "./managers/mod.ts";

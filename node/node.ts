@@ -19,7 +19,7 @@ import {
   verifyBundle,
 } from "./bundle.ts";
 import { defaultPaths } from "./_paths.ts";
-import type { CommandAuthorizer } from "./authorization.ts";
+import type { CommandAuthorizer, WorkerCommand } from "./authorization.ts";
 import { Controller, ControllerError, deployFrameSize } from "./controller.ts";
 import {
   ControlApiError,
@@ -34,7 +34,12 @@ import { NodeManager, safeNodeName } from "./identity_store.ts";
 import type { MinerManager, ProfileManager } from "./managers/miner_manager.ts";
 import { ProcessMinerManager } from "./managers/process_miner.ts";
 import { FileProfileManager } from "./managers/profile_manager.ts";
-import type { JsonValue, StatsPayload } from "./message.ts";
+import {
+  ErrorCode,
+  type JsonValue,
+  ProtocolError,
+  type StatsPayload,
+} from "./message.ts";
 import {
   METRICS_CONTENT_TYPE,
   MetricsRegistry,
@@ -52,6 +57,14 @@ import {
 } from "./transport/stats.ts";
 import { Transport } from "./transport/transport.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
+import { CommandCounts } from "./ops/command_audit.ts";
+import type { CommandPolicyKind } from "./ops/command_policy.ts";
+import { TrustError } from "./registry/errors.ts";
+import {
+  TRUST_FILE_NAME,
+  type TrustedController,
+  TrustStore,
+} from "./registry/trust.ts";
 
 /** Where a node keeps its files. */
 export interface NodePaths {
@@ -61,6 +74,8 @@ export interface NodePaths {
   identityPath: string;
   /** Peer registry. */
   peersPath: string;
+  /** Trusted controllers (`trusted-controllers.json`). */
+  trustPath: string;
   /** Control file (URL and token of the control API). */
   controlFile: string;
   /** Data directory (miners, profiles, run files). */
@@ -98,6 +113,7 @@ export function nodePaths(dataDir?: string, configDir?: string): NodePaths {
     keyPath: join(data, "node", "private.key"),
     identityPath: join(config, "node.json"),
     peersPath: join(config, "peers.json"),
+    trustPath: join(config, TRUST_FILE_NAME),
     controlFile: controlFilePath(config),
     dataDir: data,
     configDir: config,
@@ -127,8 +143,23 @@ export interface NodeOptions {
   minerManager?: MinerManager | null;
   /** Profile manager; `null` for none (default: files under `<dataDir>/profiles`). */
   profileManager?: ProfileManager | null;
-  /** Which peers may command the worker (default: every peer, as Go). */
+  /**
+   * A custom policy for who may command the worker; when given it alone
+   * decides. Default: the trusted controllers.
+   */
   authorize?: CommandAuthorizer;
+  /**
+   * Controllers trusted for this run (public keys or pairing codes), besides
+   * those in `<configDir>/trusted-controllers.json`; not written there.
+   */
+  trustedControllers?: Iterable<string>;
+  /**
+   * Obey every connected peer, as go-p2p does (logged as a warning at
+   * start). Never the default.
+   */
+  trustAnyController?: boolean;
+  /** Commands every connected peer may issue (default `["ping"]`; `get_stats` and `get_logs` may be added). */
+  openCommands?: readonly WorkerCommand[];
   /**
    * Control API: `false` for none; otherwise the port (default 9092; 0
    * picks one) and the control file (default `<configDir>/control.json`).
@@ -158,6 +189,19 @@ export interface NodeConnectionStatus {
   connectedAt: string;
 }
 
+/** Who may command a node's worker, as {@linkcode Node.status} reports it. */
+export interface NodeCommandStatus {
+  /**
+   * `trusted` (the trust list), `any` (every peer: `trustAnyController`),
+   * `custom` (an `authorize` hook) or `none` (role controller: no worker).
+   */
+  policy: CommandPolicyKind | "none";
+  /** How many controllers are trusted. */
+  trusted: number;
+  /** Commands open to every connected peer under the `trusted` policy. */
+  open: WorkerCommand[];
+}
+
 /** What {@linkcode Node.status} reports. */
 export interface NodeStatus {
   /** The node identity. */
@@ -176,6 +220,8 @@ export interface NodeStatus {
   uptime: number;
   /** Inbound admission mode. */
   authMode: AuthMode;
+  /** Who may command this node's worker. */
+  commands: NodeCommandStatus;
   /** Files. */
   paths: NodePaths;
   /** Known and connected peer counts. */
@@ -220,6 +266,20 @@ function isTimeout(err: unknown): boolean {
 
 function toControlError(err: unknown): unknown {
   if (err instanceof ControlApiError) return err;
+  if (err instanceof TrustError) {
+    const code = err.code === "not-trusted"
+      ? "not_found"
+      : err.code === "invalid-key" || err.code === "invalid-code" ||
+          err.code === "pinned"
+      ? "bad_request"
+      : "failed";
+    return new ControlApiError(code, err.message, { cause: err });
+  }
+  if (
+    err instanceof ProtocolError && err.remoteCode === ErrorCode.Unauthorized
+  ) {
+    return new ControlApiError("refused", err.message, { cause: err });
+  }
   if (isTimeout(err)) {
     return new ControlApiError("timeout", (err as Error).message, {
       cause: err,
@@ -264,7 +324,13 @@ function num(body: Record<string, unknown>, key: string): number | undefined {
  * `p2p_messages_total{direction,type}`, `p2p_frames_total{direction}`,
  * `p2p_bytes_total{direction}`, `p2p_drops_total{reason}`,
  * `p2p_handshake_failures_total{direction,reason}`,
+ * `p2p_commands_total{command,outcome}` (what the worker obeyed or
+ * refused), `p2p_trusted_controllers`,
  * `p2p_request_duration_seconds{op}` and `p2p_start_time_seconds`.
+ *
+ * The worker obeys only the controllers in {@linkcode Node.trust}
+ * (`<configDir>/trusted-controllers.json` plus `trustedControllers`); any
+ * connected peer may ping it.
  *
  * @example Two nodes in one process
  * ```ts
@@ -309,6 +375,8 @@ export class Node {
   readonly profileManager: ProfileManager | undefined;
   /** Metrics. */
   readonly metrics: MetricsRegistry;
+  /** The controllers this node's worker obeys. */
+  readonly trust: TrustStore;
   /** Files. */
   readonly paths: NodePaths;
   /** The role the node runs as. */
@@ -318,6 +386,8 @@ export class Node {
   readonly #controlOptions: false | { port?: number; file?: string };
   readonly #ownsMiners: boolean;
   readonly #latency;
+  readonly #commandPolicy: NodeCommandStatus["policy"];
+  readonly #openCommands: WorkerCommand[];
   #control: ControlServer | undefined;
   #startedAt = 0;
   #state: "new" | "running" | "stopping" | "stopped" = "new";
@@ -331,9 +401,11 @@ export class Node {
       paths: NodePaths;
       role: NodeRole;
       log: Logger;
+      trust: TrustStore;
     },
   ) {
     this.identityStore = parts.identity;
+    this.trust = parts.trust;
     this.registry = parts.registry;
     this.paths = parts.paths;
     this.role = parts.role;
@@ -432,6 +504,17 @@ export class Node {
         ];
       },
     );
+    const commands = new CommandCounts();
+    m.counter(
+      "p2p_commands_total",
+      "Commands this node's worker obeyed or refused, by command and outcome",
+      () => commands.samples(),
+    );
+    m.gauge(
+      "p2p_trusted_controllers",
+      "Controllers this node's worker obeys",
+      () => this.trust.size,
+    );
     this.#latency = m.histogram(
       "p2p_request_duration_seconds",
       "Latency of requests this node sent to peers, by operation",
@@ -459,6 +542,14 @@ export class Node {
       ? undefined
       : options.profileManager ??
         new FileProfileManager({ dir: join(parts.paths.dataDir, "profiles") });
+    this.#openCommands = [...(options.openCommands ?? ["ping"])];
+    this.#commandPolicy = this.role === "controller"
+      ? "none"
+      : options.authorize
+      ? "custom"
+      : options.trustAnyController
+      ? "any"
+      : "trusted";
     if (this.role !== "controller") {
       const wopts: WorkerOptions = {
         dataDir: parts.paths.dataDir,
@@ -467,6 +558,10 @@ export class Node {
       if (this.minerManager) wopts.minerManager = this.minerManager;
       if (this.profileManager) wopts.profileManager = this.profileManager;
       if (options.authorize) wopts.authorize = options.authorize;
+      if (options.trustAnyController) wopts.trustAnyController = true;
+      if (options.openCommands) wopts.openCommands = options.openCommands;
+      wopts.trust = parts.trust;
+      wopts.onCommand = (e) => commands.record(e);
       this.worker = new Worker(parts.identity, wopts);
       this.worker.register(this.transport);
     }
@@ -524,11 +619,17 @@ export class Node {
       regOpts.saveDelayMs = options.registrySaveDelayMs;
     }
     const registry = await PeerRegistry.open(paths.peersPath, regOpts);
-    if (options.authMode) registry.setAuthMode(options.authMode);
-    const role: NodeRole = options.role ?? id.role ?? "dual";
+    let trust: TrustStore | undefined;
     try {
-      return new Node(options, { identity, registry, paths, role, log });
+      if (options.authMode) registry.setAuthMode(options.authMode);
+      const role: NodeRole = options.role ?? id.role ?? "dual";
+      trust = await TrustStore.open(paths.trustPath, {
+        logger: log,
+        pinned: options.trustedControllers ?? [],
+      });
+      return new Node(options, { identity, registry, paths, role, log, trust });
     } catch (err) {
+      await trust?.close();
       await registry.close();
       throw err;
     }
@@ -581,7 +682,15 @@ export class Node {
       node_id: this.identity.id,
       listen: this.listenUrl,
       control: this.#control?.url ?? "",
+      commands: this.#commandPolicy,
+      trusted_controllers: this.trust.size,
     });
+    if (this.#commandPolicy === "any") {
+      this.#log.warn(
+        "worker obeys commands from ANY connected peer (trustAnyController): anyone who can reach the listen address can deploy and run programs",
+        { listen: this.listenUrl },
+      );
+    }
   }
 
   /**
@@ -617,6 +726,7 @@ export class Node {
       this.registry.setConnected(p.id, false);
     }
     await step(() => this.registry.close());
+    await step(() => this.trust.close());
     this.#state = "stopped";
     this.#log.info("node stopped", { node_id: this.identity.id });
     if (errors.length > 0) {
@@ -836,6 +946,19 @@ export class Node {
   }
 
   /**
+   * Who may command this node's worker.
+   *
+   * @returns The policy, the number of trusted controllers and the open commands.
+   */
+  commandStatus(): NodeCommandStatus {
+    return {
+      policy: this.#commandPolicy,
+      trusted: this.trust.size,
+      open: this.#commandPolicy === "trusted" ? [...this.#openCommands] : [],
+    };
+  }
+
+  /**
    * The node's status: identity, listen URL, peers, connections, counters.
    *
    * @returns The status.
@@ -866,6 +989,7 @@ export class Node {
       startedAt: iso(this.#startedAt),
       uptime: Math.floor((Date.now() - this.#startedAt) / 1000),
       authMode: this.registry.getAuthMode(),
+      commands: this.commandStatus(),
       paths: { ...this.paths },
       peers: {
         known: this.registry.count,
@@ -885,6 +1009,13 @@ export class Node {
   }
 
   // ------------------------------------------------------------ control API
+
+  #trustedList(): (TrustedController & { peer?: string })[] {
+    return this.trust.list().map((c) => {
+      const p = this.registry.getPeer(c.nodeId);
+      return p && p.name !== "" ? { ...c, peer: p.name } : c;
+    });
+  }
 
   #handlers(): ControlHandlers {
     return {
@@ -960,6 +1091,22 @@ export class Node {
           allowed: this.registry.listAllowedPublicKeys(),
         };
       }
+      case "peers.trust": {
+        const key = str(b, "publicKey")!;
+        const name = str(b, "name", false);
+        const r = await this.trust.trust(key, name ? { name } : {});
+        return {
+          ...r,
+          trusted: this.trust.list(),
+          policy: this.commandStatus().policy,
+        };
+      }
+      case "peers.distrust": {
+        const r = await this.trust.distrust(str(b, "publicKey")!);
+        return { ...r, trusted: this.trust.list() };
+      }
+      case "peers.trusted":
+        return this.#trustedList();
       case "peers.best": {
         const n = num(b, "count") ?? 1;
         if (!Number.isInteger(n) || n < 1) {

@@ -11,12 +11,18 @@ import { join } from "node:path";
 import { getGlobalLogger, type Logger } from "../logging/mod.ts";
 import { defaultPaths } from "./_paths.ts";
 import {
-  allowAnyPeer,
   type AuthorizationRequest,
   type CommandAuthorizer,
   WORKER_COMMANDS,
   type WorkerCommand,
 } from "./authorization.ts";
+import type { CommandEvent, CommandOutcome } from "./ops/command_audit.ts";
+import {
+  type CommandPolicyOptions,
+  resolveCommandPolicy,
+} from "./ops/command_policy.ts";
+import { CommandLog } from "./ops/_command_log.ts";
+import { sanitizePeerName } from "./peer.ts";
 import {
   type Bundle,
   checkBundleName,
@@ -46,8 +52,13 @@ import type { PeerConnection } from "./transport/connection.ts";
 /** Largest number of log lines one `get_logs` returns (Go: 10 000). */
 export const MAX_LOG_LINES = 10_000;
 
-/** The peer a request came from, as the transport proved it. */
-export type RequestPeer = Readonly<Pick<NodeIdentity, "id" | "publicKey">>;
+/**
+ * The peer a request came from, as the transport proved it (the name is
+ * what it claimed in the handshake, used only in the audit log).
+ */
+export type RequestPeer =
+  & Readonly<Pick<NodeIdentity, "id" | "publicKey">>
+  & { readonly name?: string };
 
 /** What {@linkcode Worker.register} needs from a transport. */
 export interface WorkerMessageSource {
@@ -62,8 +73,13 @@ export interface WorkerMessageSource {
   ): () => void;
 }
 
-/** Options of {@linkcode Worker}. */
-export interface WorkerOptions {
+/**
+ * Options of {@linkcode Worker}. Who may command it: `authorize` if given;
+ * else every peer with `trustAnyController` (go-p2p's behaviour); else
+ * (the default) only the controllers in `trust`, with `openCommands`
+ * (default `ping`) open to every connected peer.
+ */
+export interface WorkerOptions extends CommandPolicyOptions {
   /** Runs miners; without one, miner commands fail as in Go. */
   minerManager?: MinerManager;
   /** Loads and stores profiles; without one, profile deploys fail as in Go. */
@@ -73,8 +89,11 @@ export interface WorkerOptions {
    * bundles are installed in `<dataDir>/miners/<name>`.
    */
   dataDir?: string;
-  /** Which peers may issue which commands (default: all, as Go). */
-  authorize?: CommandAuthorizer;
+  /**
+   * Called for every command obeyed or refused (after it is logged), e.g.
+   * to count them; exceptions are ignored.
+   */
+  onCommand?: (event: CommandEvent) => void;
   /** Logger (default: the global logger, component `node:worker`). */
   logger?: Logger;
   /** Clock in Unix milliseconds (default `Date.now`). */
@@ -226,9 +245,14 @@ async function restoreExecutableBits(dir: string): Promise<string> {
  * {@linkcode Worker.register} it with the transport; replies go back on the
  * connection the request came in on.
  *
- * Differences from the Go reference (none visible to a Go controller in
- * normal operation): an optional {@linkcode CommandAuthorizer} (refusals
- * are `error` messages with code 1002); a miner bundle's name must be a
+ * Differences from the Go reference (none visible to a trusted Go
+ * controller in normal operation): by default only trusted controllers
+ * (`trust`) may deploy, start and stop miners and read stats and logs,
+ * while any connected peer may ping (`trustAnyController` gives Go's
+ * behaviour, `authorize` a custom policy); refusals are `error` messages
+ * with code 1002, and every command obeyed or refused is logged with the
+ * peer's ID and name (see `onCommand` for counting); replies carry this
+ * node's ID in `from` (Go copies the request's `to`); a miner bundle's name must be a
  * safe single path component (`Worker.handleDeploy: invalid bundle name`),
  * it is extracted into a staging directory and moved into
  * `<dataDir>/miners/<name>` only when complete, and the execute bits of its
@@ -249,6 +273,22 @@ async function restoreExecutableBits(dir: string): Promise<string> {
  * assert.equal(pong?.replyTo, ping.id);
  * assert.equal(parsePayload(pong!, "pong").sentAt, 42);
  * ```
+ *
+ * @example Only trusted controllers are obeyed
+ * ```ts
+ * import { generateKeyPair, encodePublicKey, NodeManager, Worker, newMessage, parsePayload } from "@lthn/p2p/node";
+ * import assert from "node:assert/strict";
+ *
+ * const node = NodeManager.fromPrivateKey(new Uint8Array(32).fill(7), { name: "w1", role: "worker" });
+ * const trusted = { id: "c1", publicKey: encodePublicKey(generateKeyPair().publicKey) };
+ * const stranger = { id: "s1", publicKey: encodePublicKey(generateKeyPair().publicKey) };
+ * const worker = new Worker(node, { trust: [trusted.publicKey] });
+ * const ask = newMessage("get_stats", { from: "x" });
+ * assert.equal((await worker.handle(ask, trusted))?.type, "stats");
+ * const refused = await worker.handle(ask, stranger);
+ * assert.equal(refused?.type, "error");
+ * assert.equal(parsePayload(refused!, "error").code, 1002);
+ * ```
  */
 export class Worker {
   readonly #node: NodeManager;
@@ -256,6 +296,8 @@ export class Worker {
   #profileManager: ProfileManager | undefined;
   readonly #dataDir: string;
   readonly #authorize: CommandAuthorizer;
+  readonly #audit: CommandLog;
+  readonly #onCommand: ((event: CommandEvent) => void) | undefined;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #startTime: number;
@@ -272,9 +314,11 @@ export class Worker {
     this.#minerManager = options.minerManager;
     this.#profileManager = options.profileManager;
     this.#dataDir = options.dataDir ?? defaultPaths().dataDir;
-    this.#authorize = options.authorize ?? allowAnyPeer;
+    this.#authorize = resolveCommandPolicy(options).authorize;
     this.#log = options.logger ?? getGlobalLogger().child("node:worker");
     this.#now = options.now ?? Date.now;
+    this.#audit = new CommandLog(this.#log, this.#now);
+    this.#onCommand = options.onCommand;
     this.#startTime = this.#now();
   }
 
@@ -382,6 +426,10 @@ export class Worker {
   ): Promise<Message | undefined> {
     const command = message.type as WorkerCommand;
     if (!WORKER_COMMANDS.includes(command)) return undefined;
+    let answer: Message;
+    let outcome: CommandOutcome = "ok";
+    let errorCode: number | undefined;
+    let errorText: string | undefined;
     try {
       const request: AuthorizationRequest = { peer, command, message };
       let allowed: boolean;
@@ -391,10 +439,6 @@ export class Worker {
         allowed = false;
       }
       if (!allowed) {
-        this.#log.warn("command refused by authorisation policy", {
-          peer: peer?.id ?? "",
-          type: command,
-        });
         throw new HandlerError(
           `Worker.authorize: peer ${
             peer?.id ?? "(unknown)"
@@ -402,33 +446,73 @@ export class Worker {
           ErrorCode.Unauthorized,
         );
       }
-      switch (command) {
-        case "ping":
-          return this.#handlePing(message);
-        case "get_stats":
-          return await this.#handleGetStats(message);
-        case "start_miner":
-          return await this.#handleStartMiner(message);
-        case "stop_miner":
-          return await this.#handleStopMiner(message);
-        case "get_logs":
-          return await this.#handleGetLogs(message);
-        case "deploy":
-          return await this.#handleDeploy(message, peer);
+      answer = await this.#dispatch(command, message, peer);
+      const p = answer.payload as { success?: unknown } | null;
+      if (
+        (answer.type === "miner_ack" || answer.type === "deploy_ack") &&
+        p?.success === false
+      ) {
+        outcome = "failed";
+        const e = (p as { error?: unknown }).error;
+        if (typeof e === "string") errorText = e;
       }
     } catch (err) {
-      const code = err instanceof HandlerError
+      errorCode = err instanceof HandlerError
         ? err.errorCode
         : ErrorCode.OperationFailed;
-      const text = causeText(err);
-      this.#log.debug("command failed", { type: message.type, error: text });
-      return newErrorMessage({
-        from: this.#node.getIdentity()?.id ?? message.to,
+      errorText = causeText(err);
+      outcome = errorCode === ErrorCode.Unauthorized ? "refused" : "failed";
+      answer = newErrorMessage({
+        from: message.to,
         to: message.from,
-        code,
-        message: text,
+        code: errorCode,
+        message: errorText,
         replyTo: message.id,
       });
+    }
+    // Replies speak for this node, whatever `to` the request carried.
+    const own = this.#node.getIdentity()?.id;
+    if (own) answer.from = own;
+    this.#record({
+      peerId: peer?.id ?? "",
+      peerName: sanitizePeerName(peer?.name ?? ""),
+      command,
+      outcome,
+      ...(outcome !== "ok" && errorCode !== undefined ? { errorCode } : {}),
+      ...(outcome === "failed" && errorText !== undefined
+        ? { error: errorText.slice(0, 200) }
+        : {}),
+    });
+    return answer;
+  }
+
+  #record(event: CommandEvent): void {
+    this.#audit.write(event);
+    try {
+      this.#onCommand?.(event);
+    } catch {
+      // an observer's failure never changes the reply
+    }
+  }
+
+  async #dispatch(
+    command: WorkerCommand,
+    message: Message,
+    peer: RequestPeer | undefined,
+  ): Promise<Message> {
+    switch (command) {
+      case "ping":
+        return this.#handlePing(message);
+      case "get_stats":
+        return await this.#handleGetStats(message);
+      case "start_miner":
+        return await this.#handleStartMiner(message);
+      case "stop_miner":
+        return await this.#handleStopMiner(message);
+      case "get_logs":
+        return await this.#handleGetLogs(message);
+      case "deploy":
+        return await this.#handleDeploy(message, peer);
     }
   }
 

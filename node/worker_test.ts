@@ -80,11 +80,15 @@ function newWorker(
   opts: { miners?: MinerManager; profiles?: ProfileManager; dataDir?: string } =
     {},
 ): Worker {
+  // These tests are about the handlers and drive them without a proven
+  // peer, so they opt out of the trust list (its tests are in
+  // ops/command_policy_test.ts and tests/worker_trust_test.ts).
   return new Worker(workerNode, {
     ...(opts.miners ? { minerManager: opts.miners } : {}),
     ...(opts.profiles ? { profileManager: opts.profiles } : {}),
     dataDir: opts.dataDir ?? "/nonexistent",
     logger: quiet,
+    trustAnyController: true,
   });
 }
 
@@ -171,7 +175,7 @@ Deno.test("Worker get_stats without an identity is an error", async () => {
     keyPath: "/nonexistent/k",
     configPath: "/nonexistent/c",
   });
-  const w = new Worker(empty, { logger: quiet });
+  const w = new Worker(empty, { logger: quiet, trustAnyController: true });
   const r = await w.handle(req("get_stats", null));
   assert.equal(errorText(r), "node: node identity not initialized");
 });

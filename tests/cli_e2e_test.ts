@@ -65,6 +65,18 @@ async function scenario(entry: string): Promise<void> {
     assert.ok(pong.rttMs > 0 && pong.rttMs < 5000);
     const human = ok(await cli(["ping", bId.slice(0, 8)]), "ping (text)");
     assert.match(human, /^pong from node-b [0-9a-f]{32}: [\d.]+ ms\n$/);
+
+    // B obeys no one yet: stats are refused (Go's unauthorised error, 1002).
+    const refused = await cli(["stats", "node-b"]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /remote error \(1002\).*peers trust/);
+    // Trust A on B with A's pairing code.
+    const code = ok(
+      await runCli(entry, ["identity", "show", "--pairing"], A.env),
+      "identity show --pairing",
+    ).trim();
+    assert.match(code, /^lthn-pair1\.\S+$/);
+    ok(await runCli(entry, ["peers", "trust", code], B.env), "peers trust");
     const stats = JSON.parse(ok(await cli(["stats", bId, "--json"]), "stats"));
     assert.equal(stats.nodeId, bId);
     assert.equal(stats.nodeName, "node-b");

@@ -41,6 +41,7 @@ async function withPair(
   const worker = new Worker(wn.node, {
     dataDir: wn.dir,
     logger: quietLogger(),
+    trust: [ctl.publicKey],
   });
   worker.register(wn.transport);
   try {

@@ -49,6 +49,7 @@ async function dualPair(
       dataDir: n.dir,
       profileManager: new TestProfileManager(),
       logger: quietLogger(),
+      trust: [(n === a ? b : a).publicKey], // each obeys the other
     });
     w.register(n.transport);
     return w;

@@ -177,12 +177,18 @@ Deno.test("E2E: controller and two workers (one a child process) deploy, mine, r
     profileManager: new FileProfileManager({ dir: `${local.dir}/profiles` }),
     dataDir: local.dir,
     logger: quietLogger(),
+    trust: [ctl.publicKey],
   });
   worker.register(local.transport);
   let child: ChildWorker | undefined;
   const pids: number[] = [];
   try {
-    child = await spawnWorker(dirA, ["--name", "child-worker"]);
+    child = await spawnWorker(dirA, [
+      "--name",
+      "child-worker",
+      "--trust",
+      ctl.publicKey,
+    ]);
     assert.notEqual(child.info.pid, Deno.pid, "a separate process");
     const refs: WorkerRef[] = [
       { label: "child-worker", ...child.info, dataDir: dirA },
@@ -281,7 +287,7 @@ Deno.test("E2E: a frozen worker times out; a worker killed mid-request fails at 
   }
 });
 
-Deno.test("E2E: with the policy on, an unauthorised controller is refused", async () => {
+Deno.test("E2E: an untrusted controller is refused (the default policy); the trusted one is obeyed", async () => {
   const good = await startNode("good-controller", "controller");
   const bad = await startNode("bad-controller", "controller");
   const cGood = new Controller(good.node, good.transport, {
@@ -295,7 +301,7 @@ Deno.test("E2E: with the policy on, an unauthorised controller is refused", asyn
   const dir = await Deno.makeTempDir({ prefix: "e2e_auth_" });
   let child: ChildWorker | undefined;
   try {
-    child = await spawnWorker(dir, ["--allow-key", good.publicKey]);
+    child = await spawnWorker(dir, ["--trust", good.publicKey]);
     const ref = { label: "guarded", ...child.info, dataDir: dir };
     register(good, ref);
     register(bad, ref);

@@ -49,6 +49,7 @@ async function fleet(
         minerManager: miners,
         dataDir: node.dir,
         logger: quietLogger(),
+        trust: [ctl.publicKey],
       });
       worker.register(node.transport);
       workers.push({ node, worker, miners });
@@ -513,7 +514,10 @@ Deno.test("Worker over a live connection: no miner manager makes start fail; one
     registry: ctl.registry,
     logger: quietLogger(),
   });
-  const worker = new Worker(wn.node, { logger: quietLogger() });
+  const worker = new Worker(wn.node, {
+    logger: quietLogger(),
+    trust: [ctl.publicKey],
+  });
   const off = worker.register(wn.transport);
   try {
     registerPeer(ctl, wn);
@@ -589,8 +593,14 @@ Deno.test("Integration: bidirectional ping and stats between two dual nodes", as
     registry: b.registry,
     logger: quietLogger(),
   });
-  const wa = new Worker(a.node, { logger: quietLogger() });
-  const wb = new Worker(b.node, { logger: quietLogger() });
+  const wa = new Worker(a.node, {
+    logger: quietLogger(),
+    trust: [b.publicKey],
+  });
+  const wb = new Worker(b.node, {
+    logger: quietLogger(),
+    trust: [a.publicKey],
+  });
   wa.register(a.transport);
   wb.register(b.transport);
   try {
@@ -617,7 +627,10 @@ Deno.test("Integration: a non-allowlisted controller is refused; an allowlisted 
   const wn = await startNode("server", "worker");
   const good = await startNode("good", "controller");
   const bad = await startNode("bad", "controller");
-  const worker = new Worker(wn.node, { logger: quietLogger() });
+  const worker = new Worker(wn.node, {
+    logger: quietLogger(),
+    trust: [good.publicKey],
+  });
   worker.register(wn.transport);
   const cGood = new Controller(good.node, good.transport, {
     registry: good.registry,

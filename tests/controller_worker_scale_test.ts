@@ -34,7 +34,11 @@ Deno.test(`Scale: getAllStats over ${WORKERS} workers`, async () => {
         "xmrig",
         new TestMiner("xmrig", "xmrig", { hashrate: 1000 + i, shares: i }),
       );
-      const w = new Worker(n.node, { minerManager: mm, logger: quietLogger() });
+      const w = new Worker(n.node, {
+        minerManager: mm,
+        logger: quietLogger(),
+        trust: [ctl.publicKey],
+      });
       w.register(n.transport);
       workers.push(w);
       registerPeer(ctl, n);

@@ -165,6 +165,7 @@ Deno.test("§11.11 full lifecycle: handshake secret, ping, stats, UEPS over the 
   const worker = new Worker(wrk.node, {
     minerManager: new FixedMiners([fixedMiner("xmrig-0", 5000)]),
     logger: silent(),
+    trust: [ctl.node.getIdentity()!.publicKey],
   });
   worker.register(wrk.transport);
   try {
@@ -268,7 +269,10 @@ Deno.test("§11.11 a controller with three workers pings all concurrently and co
   try {
     for (let i = 0; i < 3; i++) {
       const live = await startLive(`worker-${i}`, "worker");
-      const worker = new Worker(live.node, { logger: silent() });
+      const worker = new Worker(live.node, {
+        logger: silent(),
+        trust: [ctl.node.getIdentity()!.publicKey],
+      });
       worker.register(live.transport);
       workers.push({ live, worker });
       register(ctl, live);

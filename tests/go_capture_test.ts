@@ -21,6 +21,8 @@ import {
   verifyHandshakeAck,
 } from "../node/mod.ts";
 import { decodeBase64Strict } from "../node/_base64.ts";
+import { FileProfileManager } from "../node/managers/profile_manager.ts";
+import { Worker } from "../node/worker.ts";
 import { parseGoTime } from "../node/_go_time.ts";
 import { memoryLogger, Stack, waitFor } from "./transport_helpers.ts";
 
@@ -394,6 +396,98 @@ Deno.test("Go capture: our encoder writes the Go request bodies unchanged", asyn
     }
     for (const f of fs.filter((x) => x.opcode === "text")) {
       assert.equal(encodeMessage(decodeMessage(f.text!)), f.text);
+    }
+  }
+});
+
+/**
+ * Replays the Go controller's captured request against our real Worker
+ * (holding the Go server's key) and returns the decrypted answer.
+ */
+async function replayToWorker(
+  name: string,
+  trusted: boolean,
+): Promise<{ request: Message; answer: Message; profiles: string[] }> {
+  const stack = new Stack();
+  const dir = await Deno.makeTempDir({ prefix: "go_worker_" });
+  try {
+    const fs = await frames(name);
+    const hs = handshakeOf(fs);
+    const now = clockAt(hs.timeMs);
+    const { transport } = await stack.server(server, {}, { now });
+    const profiles = new FileProfileManager({ dir: `${dir}/profiles` });
+    const { logger } = memoryLogger();
+    const worker = new Worker(server, {
+      profileManager: profiles,
+      dataDir: dir,
+      logger,
+      now,
+      trust: trusted ? [controller.getIdentity()!.publicKey] : [],
+    });
+    worker.register(transport);
+    stack.defer(() => worker.close());
+    const client = await stack.raw(`ws://${transport.addr}/ws`);
+    client.ws.sendText(hs.text);
+    assert.equal(typeof await client.next(), "string");
+    const reqFrame = fs.find((f) => f.dir === "c2s" && f.opcode === "binary")!;
+    client.ws.sendBinary(reqFrame.bytes);
+    const resp = await client.next();
+    assert.ok(resp instanceof Uint8Array);
+    return {
+      request: decodeMessage(smsgOpenBody(reqFrame.bytes, smsgKey)),
+      answer: decodeMessage(smsgOpenBody(resp, smsgKey)),
+      profiles: await profiles.listProfiles(),
+    };
+  } finally {
+    await stack.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("Go controller vs our worker: untrusted, its get_stats and deploy get Go's unauthorised error (1002); ping is answered", async () => {
+  for (const sc of SCENARIOS) {
+    const { request, answer, profiles } = await replayToWorker(sc.name, false);
+    assert.equal(answer.replyTo, request.id);
+    assert.equal(answer.from, SERVER_ID);
+    assert.equal(answer.to, CONTROLLER_ID);
+    if (sc.request === "ping") {
+      assert.equal(answer.type, "pong");
+      continue;
+    }
+    // What a Go controller's ValidateResponse turns into ProtocolError(1002, …).
+    assert.equal(answer.type, "error");
+    assert.deepEqual(parsePayload(answer, "error"), {
+      code: 1002,
+      message:
+        `Worker.authorize: peer ${CONTROLLER_ID} is not authorized for ${sc.request}`,
+    });
+    assert.throws(
+      () => parseResponse(answer, sc.answer),
+      (e) => e instanceof Error && e.message.startsWith("remote error (1002)"),
+    );
+    assert.deepEqual(profiles, [], "nothing deployed");
+  }
+});
+
+Deno.test("Go controller vs our worker: trusted, its captured requests work as with a Go worker", async () => {
+  for (const sc of SCENARIOS) {
+    const { request, answer, profiles } = await replayToWorker(sc.name, true);
+    assert.equal(answer.type, sc.answer);
+    assert.equal(answer.replyTo, request.id);
+    assert.equal(answer.from, SERVER_ID);
+    assert.equal(answer.to, CONTROLLER_ID);
+    const goAnswer = (await decrypted(sc.name)).find((d) => d.dir === "s2c")!
+      .message;
+    if (sc.answer === "deploy_ack") {
+      // The same acknowledgement the Go worker sent, and the profile is stored.
+      assert.deepEqual(answer.payload, goAnswer.payload);
+      assert.deepEqual(profiles, ["p1"]);
+    } else if (sc.answer === "stats") {
+      const st = parseResponse(answer, "stats");
+      assert.equal(st.nodeId, SERVER_ID);
+      assert.equal(st.nodeName, "go-server");
+    } else {
+      assert.equal(parseResponse(answer, "pong").sentAt, 1795466931752);
     }
   }
 });

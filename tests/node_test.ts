@@ -39,6 +39,7 @@ Deno.test("Node pairs, pings, counts messages and flushes its registry on stop",
     assert.equal(a.resolvePeer(b.identity.id.slice(0, 6)).id, b.identity.id);
     assert.throws(() => a.resolvePeer("nobody"), /Unknown peer/);
     assert.ok((await a.ping("bee")) > 0);
+    await b.trust.trust(a.identity.publicKey); // b obeys a
     const stats = await a.stats("bee");
     assert.equal(stats.nodeName, "b");
     const st = await a.status();
@@ -56,6 +57,12 @@ Deno.test("Node pairs, pings, counts messages and flushes its registry on stop",
     const mb = parsePrometheus(b.metrics.render());
     assert.equal(mb.get('p2p_messages_total{direction="out",type="pong"}'), 1);
     assert.equal(mb.get('p2p_messages_total{direction="out",type="stats"}'), 1);
+    assert.equal(
+      mb.get('p2p_commands_total{command="get_stats",outcome="ok"}'),
+      1,
+    );
+    assert.equal(mb.get('p2p_commands_total{command="ping",outcome="ok"}'), 1);
+    assert.equal(mb.get("p2p_trusted_controllers"), 1);
   } finally {
     await a.stop();
     await b.stop();
