@@ -47,6 +47,7 @@ import type { PeerConnection } from "./transport/connection.ts";
 import { TransportError } from "./transport/errors.ts";
 import {
   DROP_REASONS,
+  GUARD_REASONS,
   INBOUND_HANDSHAKE_FAILURES,
   OUTBOUND_HANDSHAKE_FAILURES,
 } from "./transport/stats.ts";
@@ -263,7 +264,7 @@ function num(body: Record<string, unknown>, key: string): number | undefined {
  * `p2p_connections_closed_total`, `p2p_peers`,
  * `p2p_messages_total{direction,type}`, `p2p_frames_total{direction}`,
  * `p2p_bytes_total{direction}`, `p2p_drops_total{reason}`,
- * `p2p_handshake_failures_total{direction,reason}`,
+ * `p2p_guard_total{reason}`, `p2p_handshake_failures_total{direction,reason}`,
  * `p2p_request_duration_seconds{op}` and `p2p_start_time_seconds`.
  *
  * @example Two nodes in one process
@@ -412,6 +413,17 @@ export class Node {
         return DROP_REASONS.map((reason) => ({
           labels: { reason },
           value: d[reason],
+        }));
+      },
+    );
+    m.counter(
+      "p2p_guard_total",
+      "What the hostile-network guards did, by reason (disconnects for failed frames, displaced unproven connections, timeouts, accept errors)",
+      () => {
+        const g = stats().guard;
+        return GUARD_REASONS.map((reason) => ({
+          labels: { reason },
+          value: g[reason],
         }));
       },
     );
