@@ -250,9 +250,19 @@ export class Admission {
     return t;
   }
 
+  /**
+   * Displaces one unproven connection (least advanced, oldest), e.g. to
+   * free a descriptor when accepting fails for want of one.
+   *
+   * @returns Whether one was displaced.
+   */
+  shed(): boolean {
+    return this.#displace(this.#phases, undefined);
+  }
+
   #displace(
     phases: AddressEntry["phases"],
-    keep: AdmissionTicket,
+    keep: AdmissionTicket | undefined,
   ): boolean {
     for (const set of phases) {
       for (const victim of set) {

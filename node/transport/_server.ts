@@ -18,8 +18,10 @@
  * - after the 101 the socket is a {@linkcode WebSocketConn} whose frame
  *   limit is 64 KiB, checked at each frame header, until the transport
  *   raises it after a successful handshake;
- * - accept failures (EMFILE, ENFILE, …) are logged, backed off (10 ms
- *   doubling to 1 s) and survived.
+ * - accept failures (EMFILE, ENFILE, …) are counted, logged and survived:
+ *   out of descriptors, the least advanced unproven connection is given up
+ *   and the accept retried at once; otherwise the loop backs off (10 ms
+ *   doubling to 1 s).
  *
  * @module
  */
@@ -112,6 +114,29 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   while (off < data.length) off += await conn.write(data.subarray(off));
 }
 
+let prepared = false;
+
+/**
+ * Deno 2.9 sets up its signal machinery (a socket pair) lazily, the first
+ * time a signal handler is registered, and panics if no descriptor is free
+ * at that moment; under a descriptor-exhaustion attack that moment can come
+ * from inside the runtime while the accept loop is at the limit (reproduced:
+ * a listener cycling through EMFILE panics the process in
+ * `ext/signals/lib.rs`). Registering and removing a no-op handler once,
+ * while descriptors are free, sets the machinery up ahead of time.
+ */
+function prepareForDescriptorExhaustion(): void {
+  if (prepared || Deno.build.os === "windows") return;
+  prepared = true;
+  try {
+    const noop = () => {};
+    Deno.addSignalListener("SIGWINCH", noop);
+    Deno.removeSignalListener("SIGWINCH", noop);
+  } catch {
+    // not available here; nothing to prepare
+  }
+}
+
 /** Accept back-off bounds in milliseconds. */
 const BACKOFF_MIN = 10;
 const BACKOFF_MAX = 1_000;
@@ -154,6 +179,7 @@ export class PeerListener {
    * @throws {Deno.errors.AddrInUse} And other bind errors.
    */
   static listen(options: PeerListenerOptions): PeerListener {
+    prepareForDescriptorExhaustion();
     const bind = (hostname: string): Deno.Listener =>
       options.tls !== undefined
         ? Deno.listenTls({
@@ -204,6 +230,17 @@ export class PeerListener {
       } catch (err) {
         if (this.#closed) break;
         this.#acceptFailed(err);
+        // Out of descriptors: the unproven connections are the ones an
+        // attacker can make us hold, so give one up and accept again at
+        // once, instead of leaving every newcomer queued behind them.
+        const code = (err as { code?: unknown })?.code;
+        if (
+          (code === "EMFILE" || code === "ENFILE") && this.#o.admission.shed()
+        ) {
+          backoff = 0;
+          await new Promise((r) => setTimeout(r, 0));
+          continue;
+        }
         backoff = Math.min(Math.max(backoff * 2, BACKOFF_MIN), BACKOFF_MAX);
         await new Promise<void>((r) => {
           const t = setTimeout(r, backoff);

@@ -1163,7 +1163,9 @@ export class Transport {
         remote: sock.remoteAddress,
         error: err instanceof Error ? err.message : String(err),
       });
-      sock.close(1006);
+      // A socket already closing (1009, 1002) sends its close frame and
+      // drops TCP itself; anything else (timeout, stop) is dropped now.
+      if (!sock.closed) sock.close(1006);
     } finally {
       this.#handshaking.delete(sock);
       if (!provisional) ticket.release();
