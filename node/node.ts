@@ -581,6 +581,11 @@ export class Node {
         this.#control = await ControlServer.start({
           port: this.#controlOptions.port ?? DEFAULT_CONTROL_PORT,
           file: this.paths.controlFile,
+          // The largest useful body is a deploy that fills one frame, sent
+          // base64 in JSON: 4/3 of the frame limit, plus room for the rest.
+          maxBodyBytes:
+            Math.ceil(this.transport.config.maxMessageSize * 4 / 3) +
+            1024 * 1024,
           handlers: this.#handlers(),
           metricsContentType: METRICS_CONTENT_TYPE,
         });

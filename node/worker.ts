@@ -42,6 +42,7 @@ import type {
   ProfileManager,
 } from "./managers/miner_manager.ts";
 import type { PeerConnection } from "./transport/connection.ts";
+import { clip } from "./_text.ts";
 
 /** Largest number of log lines one `get_logs` returns (Go: 10 000). */
 export const MAX_LOG_LINES = 10_000;
@@ -420,8 +421,12 @@ export class Worker {
       const code = err instanceof HandlerError
         ? err.errorCode
         : ErrorCode.OperationFailed;
-      const text = causeText(err);
-      this.#log.debug("command failed", { type: message.type, error: text });
+      // Peer-supplied names end up in these texts: keep them short.
+      const text = clip(causeText(err), 512);
+      this.#log.debug("command failed", {
+        type: clip(message.type),
+        error: text,
+      });
       return newErrorMessage({
         from: this.#node.getIdentity()?.id ?? message.to,
         to: message.from,

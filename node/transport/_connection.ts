@@ -39,7 +39,7 @@ import { RateLimiter } from "./rate_limiter.ts";
 import type { FrameSocket } from "./_socket.ts";
 import type { TransportCounters } from "./_counters.ts";
 import { type StrikeReason, Strikes } from "./_strikes.ts";
-import { clip } from "./_text.ts";
+import { clip } from "../_text.ts";
 
 type Timer = ReturnType<typeof setTimeout>;
 

@@ -29,7 +29,7 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
 } from "../message.ts";
 import { TransportError } from "./errors.ts";
-import { clip } from "./_text.ts";
+import { clip } from "../_text.ts";
 
 /**
  * Longest part of a peer's `version` echoed in a rejection ack (and

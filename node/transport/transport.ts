@@ -45,7 +45,7 @@ import {
 } from "./_admission.ts";
 import { checkUpgrade } from "./_http.ts";
 import { PeerListener } from "./_server.ts";
-import { clip } from "./_text.ts";
+import { clip } from "../_text.ts";
 
 /**
  * The upgrade header both ends use to tell their `maxMessageSize` (request
