@@ -561,14 +561,19 @@ export class HandshakedPeer {
     this.to = to;
   }
 
-  /** Upgrades, sends the handshake and verifies the ack. */
+  /**
+   * Upgrades, sends the handshake and verifies the ack, under the identity
+   * `as` (default: a fresh throwaway key).
+   */
   static async open(
     target: Pick<TargetInfo, "addr" | "id">,
+    as?: NodeManager,
   ): Promise<HandshakedPeer> {
-    const me = NodeManager.fromPrivateKey(generateKeyPair().privateKey, {
-      name: "attacker",
-      role: "controller",
-    });
+    const me = as ??
+      NodeManager.fromPrivateKey(generateKeyPair().privateKey, {
+        name: "attacker",
+        role: "controller",
+      });
     const raw = await RawClient.open(`ws://${target.addr}/ws`);
     const challenge = crypto.getRandomValues(new Uint8Array(32));
     const identity = me.getIdentity()!;

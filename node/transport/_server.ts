@@ -357,7 +357,8 @@ export class PeerListener {
         maxMessageSize: o.handshakeMaxBytes,
         remoteAddress: remote,
         closeTimeout: o.closeTimeout,
-        initialBufferBytes: 16 * 1024,
+        // Enough for a handshake frame; grows when a frame needs more.
+        initialBufferBytes: 4 * 1024,
         onCloseTimeout: () => counters.guard.close_timeout++,
       });
       ticket.onEvict(() => socket.close(1006, "displaced"));

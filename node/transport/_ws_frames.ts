@@ -589,7 +589,14 @@ export class WebSocketConn implements FrameSocket {
           count++;
         }
         if (this.#writeBuf.length < size) {
-          this.#writeBuf = new Uint8Array(Math.max(size, BATCH_BYTES + 64));
+          // Grown as needed: a socket that only ever writes a close frame
+          // (most hostile ones) never holds a whole batch buffer.
+          this.#writeBuf = new Uint8Array(
+            Math.max(
+              size,
+              Math.min(BATCH_BYTES + 64, 2 * this.#writeBuf.length || 4096),
+            ),
+          );
         }
         const out = this.#writeBuf;
         let off = 0;
