@@ -59,6 +59,8 @@ export interface TargetSample {
   rss: number;
   /** Open file descriptors. */
   fds: number;
+  /** Worst event-loop lag since the previous sample, in ms. */
+  lagMaxMs: number;
 }
 
 /** Options of {@linkcode Target.spawn}. */

@@ -6,7 +6,8 @@
  *
  * Prints one JSON line `{addr, id, publicKey, pid, control}` once
  * listening. Each `stats` line on stdin is answered with one JSON line:
- * the transport stats, the process RSS in bytes and its open descriptors.
+ * the transport stats, the process RSS in bytes, its open descriptors and
+ * the worst event-loop lag since the previous sample.
  * Exits (stopping the node) when stdin closes.
  *
  * Usage: `deno run -A tests/_hostile_node.ts '{"maxUnproven": 32}'`
@@ -34,11 +35,26 @@ const node = await Node.create({
 });
 await node.start();
 
+/** Open descriptors; -1 when none is free to count them with. */
 function openDescriptors(): number {
-  let n = 0;
-  for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
-  return n;
+  try {
+    let n = 0;
+    for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
+    return n;
+  } catch {
+    return -1;
+  }
 }
+
+// Event-loop lag: how late a 10 ms timer fires (the worst since the last
+// sample).
+let lagMax = 0;
+let expected = performance.now() + 10;
+const lagTimer = setInterval(() => {
+  const now = performance.now();
+  lagMax = Math.max(lagMax, now - expected);
+  expected = now + 10;
+}, 10);
 
 const encoder = new TextEncoder();
 const out = (v: unknown) =>
@@ -67,9 +83,12 @@ for await (
         connections: node.transport.connections().length,
         rss: Deno.memoryUsage().rss,
         fds: openDescriptors(),
+        lagMaxMs: lagMax,
       });
+      lagMax = 0;
     }
   }
 }
+clearInterval(lagTimer);
 await node.stop();
 await Deno.remove(dir, { recursive: true });

@@ -6,6 +6,7 @@
  * and prints one JSON line of counts when done.
  *
  * Usage: `deno run -A bench/hostile/_attacker.ts <attack> '<target info>' <seconds>`
+ * (`ATTACK_CONCURRENCY` overrides the socket attacks' connects in flight).
  *
  * @module
  */
@@ -105,7 +106,8 @@ switch (name) {
     await started;
     await a.run({
       until: until(),
-      concurrency: name === "half-sent" ? 64 : name === "silent" ? 16 : 30,
+      concurrency: Number(Deno.env.get("ATTACK_CONCURRENCY") ?? 0) ||
+        (name === "half-sent" ? 64 : name === "silent" ? 16 : 30),
     });
     await a.stop();
     result = a.counts;

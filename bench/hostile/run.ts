@@ -17,7 +17,8 @@
  * `Deno.upgradeWebSocket` (the previous listener) under the half-sent
  * upgrade attack with the same descriptor limit.
  *
- * Usage: `deno run -A bench/hostile/run.ts [--quick] [--seconds n] [--json]`
+ * Usage: `deno run -A bench/hostile/run.ts [--quick] [--seconds n]
+ * [--only half-sent|silent|oversized|compressed|failing] [--json]`
  * (also `deno task bench:hostile`).
  *
  * @module
@@ -39,6 +40,7 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean" },
     json: { type: "boolean" },
     seconds: { type: "string" },
+    only: { type: "string" },
   },
   strict: true,
 });
@@ -134,6 +136,8 @@ interface Row {
   peakFds: number;
   baseFds: number;
   cpuSeconds: number;
+  lagMaxMs: number;
+  pingerLagMaxMs: number;
   recoverMs: number | null;
   guard: Record<string, number>;
   handshakeFailures: Record<string, number>;
@@ -157,14 +161,27 @@ async function scenario(
     const cpu0 = await cpuSeconds(target.info.pid);
     let peakRss = base.rss;
     let peakFds = base.fds;
+    let lagMax = 0;
+    // This process's own event-loop lag: a late pong may be ours.
+    let selfLag = 0;
+    let expected = performance.now() + 10;
+    const selfTimer = setInterval(() => {
+      const now = performance.now();
+      if (now < until) selfLag = Math.max(selfLag, now - expected);
+      expected = now + 10;
+    }, 10);
     let last: TargetSample = base;
     let sampling = true;
+    let until = Infinity;
     const sampler = (async () => {
       while (sampling) {
         try {
           last = await target.sample();
           peakRss = Math.max(peakRss, last.rss);
           peakFds = Math.max(peakFds, last.fds);
+          if (performance.now() < until) {
+            lagMax = Math.max(lagMax, last.lagMaxMs);
+          }
         } catch {
           break;
         }
@@ -172,7 +189,7 @@ async function scenario(
       }
     })();
     const t0 = performance.now();
-    const until = t0 + SECONDS * 1000;
+    until = t0 + SECONDS * 1000;
     await evil?.go();
     const rtts: number[] = [];
     let failed = 0;
@@ -210,6 +227,7 @@ async function scenario(
       await new Promise((r) => setTimeout(r, 20));
     }
     sampling = false;
+    clearInterval(selfTimer);
     await sampler;
     const end = await target.sample();
     rtts.sort((a, b) => a - b);
@@ -224,6 +242,8 @@ async function scenario(
       peakFds,
       baseFds: base.fds,
       cpuSeconds: cpu,
+      lagMaxMs: lagMax,
+      pingerLagMaxMs: selfLag,
       recoverMs,
       guard: end.stats.guard,
       handshakeFailures: end.stats.handshakeFailures.inbound,
@@ -239,7 +259,9 @@ async function scenario(
         row.peakRssMiB.toFixed(0)
       } MiB  peak fds ${row.peakFds} (before ${row.baseFds})  node CPU ${
         row.cpuSeconds.toFixed(2)
-      } s  recovered in ${
+      } s  worst event-loop lag: node ${row.lagMaxMs.toFixed(0)} ms, pinger ${
+        row.pingerLagMaxMs.toFixed(0)
+      } ms  recovered in ${
         row.recoverMs === null ? "—" : row.recoverMs.toFixed(0) + " ms"
       }`,
     );
@@ -333,6 +355,7 @@ const rows: Row[] = [];
 const baseline = await scenario(undefined, Infinity);
 rows.push(baseline);
 for (const attack of ATTACKS) {
+  if (flags.only !== undefined && attack[0] !== flags.only) continue;
   rows.push(await scenario(attack, Math.max(baseline.p99ms, 1)));
 }
 log(

@@ -194,6 +194,7 @@ export class WebSocketConn implements FrameSocket {
   #fragOpcode = 0;
   #frags: Uint8Array[] = [];
   #fragBytes = 0;
+  #wantBuffer = 0;
 
   // writing
   #queue: Pending[] = [];
@@ -255,7 +256,12 @@ export class WebSocketConn implements FrameSocket {
    * @param bytes The new limit.
    */
   setMaxMessageSize(bytes: number): void {
+    const raised = bytes > this.#max;
     this.#max = bytes;
+    // A socket started small (before a handshake) reads in full-size
+    // chunks once a frame outgrows its buffer (not before: most sockets of
+    // an attack never get that far).
+    if (raised) this.#wantBuffer = READ_CHUNK * 2;
   }
 
   setHandlers(handlers: FrameHandlers): void {
@@ -326,7 +332,9 @@ export class WebSocketConn implements FrameSocket {
     if (this.#start > 0 && this.#buf.length - live >= need) {
       this.#buf.copyWithin(0, this.#start, this.#end);
     } else {
-      const next = new Uint8Array(Math.max(this.#buf.length * 2, live + need));
+      const next = new Uint8Array(
+        Math.max(this.#buf.length * 2, live + need, this.#wantBuffer),
+      );
       next.set(this.#buf.subarray(this.#start, this.#end));
       this.#buf = next;
     }

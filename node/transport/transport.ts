@@ -482,8 +482,9 @@ export class Transport {
   // ---------------------------------------------------------------- lifecycle
 
   /**
-   * Starts the HTTP server on `listenAddr` (TLS when both TLS paths are set)
-   * and the dedup sweeper.
+   * Starts our listener on `listenAddr` (TLS when both TLS paths are set):
+   * HTTP/1.1 upgrade and WebSocket frames over `Deno.listen`, with the
+   * deadlines and quotas of `TransportConfig`; and the dedup sweeper.
    *
    * @returns Resolves once listening; {@linkcode Transport.addr} is then set.
    * @throws {TransportError} `bind_failed` when the address cannot be bound
@@ -967,9 +968,14 @@ export class Transport {
   // ---------------------------------------------------------------- inbound
 
   /**
-   * The HTTP handler (mounted by `start`; usable in another `Deno.serve`):
-   * 404 off `wsPath`, 503 at capacity, Go's upgrade checks and origin rule,
-   * then the WebSocket upgrade and the responder handshake.
+   * The HTTP handler for mounting the node in a `Deno.serve` application
+   * (`start` uses our own listener instead): 404 off `wsPath`, 503 at
+   * capacity, Go's upgrade checks and origin rule, then
+   * `Deno.upgradeWebSocket` and the responder handshake. The unproven quota,
+   * handshake and provisional deadlines, SMSG v1 check and strikes apply;
+   * a request-head deadline, descriptor-exhaustion survival, the frame
+   * limit at the header and a close that drops TCP do not (`Deno.serve`
+   * exposes none of them; see the README, "Hostile networks").
    *
    * @param req The request.
    * @param info Connection info (for the remote address).
