@@ -9,6 +9,9 @@
  *   resolved again before a file is created in it, so symlinked parents
  *   cannot lead outside;
  * - symlinks, hard links, devices and FIFOs are skipped;
+ * - sparse files (the GNU PAX formats 0.0, 0.1 and 1.0) are refused: their
+ *   content is a sparse map, not the file, and expanding it would let a
+ *   small archive declare a huge file; no bundle Go or we create has one;
  * - files are written to a temporary name in their directory and renamed
  *   into place only when complete (a rename replaces a planted symlink
  *   instead of following it);
@@ -39,6 +42,7 @@ import {
  * - `invalid_tar`: the archive is malformed.
  * - `absolute_path`, `path_traversal`, `path_escape`: hostile entry names.
  * - `file_too_large`, `total_too_large`, `too_many_entries`: caps exceeded.
+ * - `unsupported_entry`: an entry kind we refuse to extract (sparse files).
  * - `io_failed`: reading or writing the file system failed.
  */
 export type BundleErrorCode =
@@ -53,6 +57,7 @@ export type BundleErrorCode =
   | "file_too_large"
   | "total_too_large"
   | "too_many_entries"
+  | "unsupported_entry"
   | "io_failed";
 
 /**
@@ -146,6 +151,17 @@ function inside(root: string, p: string): boolean {
   return p === root || p.startsWith(root.endsWith("/") ? root : root + "/");
 }
 
+/** An entry name for an error message: quoted, at most 128 characters. */
+function quoteName(name: string): string {
+  return JSON.stringify(name.length > 128 ? name.slice(0, 128) + "…" : name);
+}
+
+/** Whether PAX records describe a GNU sparse file (formats 0.0, 0.1, 1.0). */
+function isSparse(pax: Record<string, string> | null | undefined): boolean {
+  if (pax === null || pax === undefined) return false;
+  return Object.keys(pax).some((k) => k.startsWith("GNU.sparse."));
+}
+
 /** Checks an entry name as Go does and returns the cleaned relative path. */
 function checkName(name: string): string {
   if (name.includes("\0")) {
@@ -155,13 +171,13 @@ function checkName(name: string): string {
   if (posix.isAbsolute(clean) || isAbsolute(name)) {
     throw fail(
       "absolute_path",
-      `invalid tar entry: absolute path not allowed: ${JSON.stringify(name)}`,
+      `invalid tar entry: absolute path not allowed: ${quoteName(name)}`,
     );
   }
   if (clean === ".." || clean.startsWith("../")) {
     throw fail(
       "path_traversal",
-      `invalid tar entry: path traversal attempt: ${JSON.stringify(name)}`,
+      `invalid tar entry: path traversal attempt: ${quoteName(name)}`,
     );
   }
   return clean;
@@ -187,8 +203,9 @@ let tempCounter = 0;
  * @param options Caps and the executable-bit policy.
  * @returns The executable path (or "") and the files written.
  * @throws {BundleError} `absolute_path`, `path_traversal`, `path_escape`,
- *   `file_too_large`, `total_too_large`, `too_many_entries`, `invalid_tar`
- *   or `io_failed`; nothing created by this call remains afterwards.
+ *   `file_too_large`, `total_too_large`, `too_many_entries`,
+ *   `unsupported_entry`, `invalid_tar` or `io_failed`; nothing created by
+ *   this call remains afterwards.
  */
 export async function extractTarball(
   archive: Uint8Array,
@@ -221,11 +238,17 @@ export async function extractTarball(
           throw fail("too_many_entries", `more than ${maxEntries} entries`);
         }
         const clean = checkName(h.name);
+        if (isSparse(h.pax)) {
+          throw fail(
+            "unsupported_entry",
+            `sparse file ${quoteName(h.name)} is not supported`,
+          );
+        }
         const full = normalize(join(root, clean));
         if (!inside(root, full)) {
           throw fail(
             "path_escape",
-            `invalid tar entry: path escape attempt: ${JSON.stringify(h.name)}`,
+            `invalid tar entry: path escape attempt: ${quoteName(h.name)}`,
           );
         }
         if (h.type === "directory") {
@@ -240,7 +263,7 @@ export async function extractTarball(
         if (full === root) {
           throw fail(
             "path_escape",
-            `invalid tar entry: ${JSON.stringify(h.name)}`,
+            `invalid tar entry: ${quoteName(h.name)}`,
           );
         }
         const parent = await mkdirSafe(root, dirname(full), created);
@@ -266,7 +289,7 @@ export async function extractTarball(
             if (size > maxFile) {
               throw fail(
                 "file_too_large",
-                `file ${JSON.stringify(h.name)} exceeds maximum size`,
+                `file ${quoteName(h.name)} exceeds maximum size`,
               );
             }
             if (total > maxTotal) {
@@ -293,7 +316,7 @@ export async function extractTarball(
           if (existing?.isDirectory) {
             throw fail(
               "io_failed",
-              `cannot replace directory with file ${JSON.stringify(h.name)}`,
+              `cannot replace directory with file ${quoteName(h.name)}`,
             );
           }
           await Deno.rename(tmp, target);

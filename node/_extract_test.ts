@@ -199,3 +199,48 @@ Deno.test("extractTarball() rejects malformed archives", async () => {
     await assert.rejects(extractTarball(bad, dest), isCode("invalid_tar"));
   });
 });
+
+Deno.test("extractTarball() refuses PAX sparse files (GNU 0.0, 0.1 and 1.0) and writes nothing", async () => {
+  const variants: Record<string, string>[] = [
+    // 1.0: the entry's data starts with the sparse map; the name is a stand-in.
+    {
+      "GNU.sparse.major": "1",
+      "GNU.sparse.minor": "0",
+      "GNU.sparse.name": "xmrig",
+      "GNU.sparse.realsize": String(101 * 1024 * 1024),
+    },
+    // 0.1: the map in one record.
+    {
+      "GNU.sparse.size": String(101 * 1024 * 1024),
+      "GNU.sparse.numblocks": "1",
+      "GNU.sparse.map": "0,513",
+    },
+    // 0.0: offset/numbytes pairs.
+    {
+      "GNU.sparse.size": String(101 * 1024 * 1024),
+      "GNU.sparse.numblocks": "1",
+      "GNU.sparse.offset": "0",
+      "GNU.sparse.numbytes": "513",
+    },
+  ];
+  for (const pax of variants) {
+    await withDirs(async (dest) => {
+      const tar = await makeTar([
+        { name: "ok.txt", body: "fine" },
+        {
+          name: "GNUSparseFile.0/xmrig",
+          body: new Uint8Array(513).fill(0x31),
+          mode: 0o755,
+          pax,
+        },
+      ]);
+      await assert.rejects(
+        extractTarball(tar, dest),
+        (e) =>
+          isCode("unsupported_entry")(e) &&
+          (e as Error).message.includes("sparse file"),
+      );
+      assert.deepEqual(await list(dest), [], "nothing left behind");
+    });
+  }
+});

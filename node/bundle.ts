@@ -91,9 +91,10 @@ export function bundleChecksum(data: Uint8Array): string {
 
 /**
  * Checks that a bundle name is one safe path component: non-empty, at most
- * 255 UTF-8 bytes, not `.` or `..`, without `/`, `\`, NUL or other control
- * characters. Go uses the name verbatim in the install path (node.md §13
- * item 7); we refuse such names.
+ * 255 UTF-8 bytes, not starting with `.` (hidden entries, `.` and `..`) or
+ * `-` (read as an option by tools the name reaches, e.g. `-rf`), without
+ * `/`, `\`, NUL or other control characters. Go uses the name verbatim in
+ * the install path (node.md §13 item 7); we refuse such names.
  *
  * @param name The name.
  * @returns The name.
@@ -105,12 +106,15 @@ export function bundleChecksum(data: Uint8Array): string {
  *
  * assert.equal(checkBundleName("xmrig-6.21"), "xmrig-6.21");
  * assert.throws(() => checkBundleName("../etc"), BundleError);
+ * assert.throws(() => checkBundleName("-rf"), BundleError);
+ * assert.throws(() => checkBundleName(".hidden"), BundleError);
  * ```
  */
 export function checkBundleName(name: string): string {
   if (
-    typeof name !== "string" || name === "" || name === "." || name === ".." ||
-    encoder.encode(name).length > 255 || hasUnsafeChar(name)
+    typeof name !== "string" || name === "" || name.startsWith(".") ||
+    name.startsWith("-") || encoder.encode(name).length > 255 ||
+    hasUnsafeChar(name)
   ) {
     throw new BundleError(
       "invalid_name",

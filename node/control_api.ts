@@ -28,8 +28,22 @@ export const CONTROL_FILE_NAME = "control.json";
 /** Default TCP port of the control API (0 lets the OS choose). */
 export const DEFAULT_CONTROL_PORT = 9092;
 
-/** Largest request body the control API accepts (256 MiB, for deploys). */
-export const MAX_CONTROL_BODY_BYTES = 256 * 1024 * 1024;
+/**
+ * Default cap on a control API request body: 96 MiB, room for a deploy at
+ * the largest `maxMessageSize` (64 MiB of frame, sent base64 in JSON).
+ * A `Node` sets the cap from its own `maxMessageSize` instead.
+ */
+export const MAX_CONTROL_BODY_BYTES = 96 * 1024 * 1024;
+
+/**
+ * Largest request head (header names and values) the control API accepts;
+ * bigger ones get 431. (Deno's HTTP server has already read the head, up to
+ * its own limit of about 400 KB, when this is checked.)
+ */
+export const MAX_CONTROL_HEAD_BYTES = 16 * 1024;
+
+/** Milliseconds a request body may take to arrive (408 after). */
+export const CONTROL_BODY_TIMEOUT = 60_000;
 
 /** Contents of the control file. */
 export interface ControlFile {
@@ -52,7 +66,8 @@ export interface ControlFile {
  * - `not_found`: unknown route or operation, or an unknown peer.
  * - `failed`: the operation failed on the node.
  * - `timeout`: a peer did not answer in time.
- * - `too_large`: the request body is above {@linkcode MAX_CONTROL_BODY_BYTES}.
+ * - `too_large`: the request body or head is above the server's cap.
+ * - `request_timeout`: the request body did not arrive in time.
  * - `refused`: the worker refused the command (error 1002: it does not
  *   trust this node as a controller).
  */
@@ -66,7 +81,8 @@ export type ControlApiErrorCode =
   | "failed"
   | "timeout"
   | "too_large"
-  | "refused";
+  | "refused"
+  | "request_timeout";
 
 const STATUS_OF: Record<ControlApiErrorCode, number> = {
   not_running: 503,
@@ -79,6 +95,7 @@ const STATUS_OF: Record<ControlApiErrorCode, number> = {
   timeout: 504,
   too_large: 413,
   refused: 403,
+  request_timeout: 408,
 };
 
 /**
@@ -262,6 +279,10 @@ export interface ControlServerOptions {
   token?: string;
   /** Content type of `/metrics`. */
   metricsContentType?: string;
+  /** Cap on request bodies (default {@linkcode MAX_CONTROL_BODY_BYTES}). */
+  maxBodyBytes?: number;
+  /** Milliseconds a body may take (default {@linkcode CONTROL_BODY_TIMEOUT}). */
+  bodyTimeout?: number;
 }
 
 function digest(s: string): Uint8Array {
@@ -306,23 +327,51 @@ function errorBody(err: unknown): { status: number; body: unknown } {
   };
 }
 
-async function readBody(req: Request): Promise<unknown> {
+async function readBody(
+  req: Request,
+  max: number,
+  timeout: number,
+): Promise<unknown> {
   if (req.body === null) return null;
+  const tooLarge = () =>
+    new ControlApiError(
+      "too_large",
+      `Cannot read request: body above ${max} bytes`,
+    );
+  const declared = req.headers.get("content-length");
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > max) {
+    await req.body.cancel().catch(() => {});
+    throw tooLarge();
+  }
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_CONTROL_BODY_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw new ControlApiError(
-        "too_large",
-        `Cannot read request: body above ${MAX_CONTROL_BODY_BYTES} bytes`,
-      );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new ControlApiError(
+            "request_timeout",
+            `Cannot read request: body not received within ${timeout} ms`,
+          ),
+        ),
+      timeout,
+    );
+  });
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([reader.read(), late]);
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) throw tooLarge();
+      chunks.push(value);
     }
-    chunks.push(value);
+  } catch (err) {
+    await reader.cancel().catch(() => {});
+    throw err;
+  } finally {
+    clearTimeout(timer);
   }
   if (size === 0) return null;
   const all = new Uint8Array(size);
@@ -331,6 +380,7 @@ async function readBody(req: Request): Promise<unknown> {
     all.set(c, off);
     off += c.byteLength;
   }
+  chunks.length = 0;
   try {
     return JSON.parse(new TextDecoder().decode(all));
   } catch {
@@ -366,6 +416,8 @@ export class ControlServer {
   readonly #token: string;
   readonly #file: string | undefined;
   readonly #metricsType: string;
+  readonly #maxBody: number;
+  readonly #bodyTimeout: number;
   readonly #abort = new AbortController();
   #server: Deno.HttpServer<Deno.NetAddr> | undefined;
   #url = "";
@@ -377,6 +429,8 @@ export class ControlServer {
     this.#file = options.file;
     this.#metricsType = options.metricsContentType ??
       "text/plain; version=0.0.4; charset=utf-8";
+    this.#maxBody = options.maxBodyBytes ?? MAX_CONTROL_BODY_BYTES;
+    this.#bodyTimeout = options.bodyTimeout ?? CONTROL_BODY_TIMEOUT;
   }
 
   /**
@@ -448,6 +502,18 @@ export class ControlServer {
   }
 
   async #handle(req: Request): Promise<Response> {
+    let head = req.url.length + req.method.length;
+    for (const [k, v] of req.headers) head += k.length + v.length + 4;
+    if (head > MAX_CONTROL_HEAD_BYTES) {
+      await req.body?.cancel().catch(() => {});
+      return json(431, {
+        error: {
+          code: "too_large",
+          message:
+            `Cannot read request: head above ${MAX_CONTROL_HEAD_BYTES} bytes`,
+        },
+      });
+    }
     if (req.headers.has("origin")) {
       return json(403, {
         error: {
@@ -496,7 +562,7 @@ export class ControlServer {
   }
 
   async #call(op: string, req: Request): Promise<Response> {
-    const body = await readBody(req);
+    const body = await readBody(req, this.#maxBody, this.#bodyTimeout);
     const signal = this.#abort.signal;
     const streaming = (req.headers.get("accept") ?? "").includes(
       "application/x-ndjson",

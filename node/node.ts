@@ -52,6 +52,7 @@ import type { PeerConnection } from "./transport/connection.ts";
 import { TransportError } from "./transport/errors.ts";
 import {
   DROP_REASONS,
+  GUARD_REASONS,
   INBOUND_HANDSHAKE_FAILURES,
   OUTBOUND_HANDSHAKE_FAILURES,
 } from "./transport/stats.ts";
@@ -326,7 +327,7 @@ function num(body: Record<string, unknown>, key: string): number | undefined {
  * `p2p_handshake_failures_total{direction,reason}`,
  * `p2p_commands_total{command,outcome}` (what the worker obeyed or
  * refused), `p2p_trusted_controllers`,
- * `p2p_request_duration_seconds{op}` and `p2p_start_time_seconds`.
+ * `p2p_guard_total{reason}`, `p2p_request_duration_seconds{op}` and `p2p_start_time_seconds`.
  *
  * The worker obeys only the controllers in {@linkcode Node.trust}
  * (`<configDir>/trusted-controllers.json` plus `trustedControllers`); any
@@ -484,6 +485,17 @@ export class Node {
         return DROP_REASONS.map((reason) => ({
           labels: { reason },
           value: d[reason],
+        }));
+      },
+    );
+    m.counter(
+      "p2p_guard_total",
+      "What the hostile-network guards did, by reason (disconnects for failed frames, displaced unproven connections, timeouts, accept errors)",
+      () => {
+        const g = stats().guard;
+        return GUARD_REASONS.map((reason) => ({
+          labels: { reason },
+          value: g[reason],
         }));
       },
     );
@@ -670,6 +682,11 @@ export class Node {
         this.#control = await ControlServer.start({
           port: this.#controlOptions.port ?? DEFAULT_CONTROL_PORT,
           file: this.paths.controlFile,
+          // The largest useful body is a deploy that fills one frame, sent
+          // base64 in JSON: 4/3 of the frame limit, plus room for the rest.
+          maxBodyBytes:
+            Math.ceil(this.transport.config.maxMessageSize * 4 / 3) +
+            1024 * 1024,
           handlers: this.#handlers(),
           metricsContentType: METRICS_CONTENT_TYPE,
         });

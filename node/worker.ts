@@ -48,6 +48,7 @@ import type {
   ProfileManager,
 } from "./managers/miner_manager.ts";
 import type { PeerConnection } from "./transport/connection.ts";
+import { clip } from "./_text.ts";
 
 /** Largest number of log lines one `get_logs` returns (Go: 10 000). */
 export const MAX_LOG_LINES = 10_000;
@@ -460,7 +461,8 @@ export class Worker {
       errorCode = err instanceof HandlerError
         ? err.errorCode
         : ErrorCode.OperationFailed;
-      errorText = causeText(err);
+      // Peer-supplied names end up in these texts: keep them short.
+      errorText = clip(causeText(err), 512);
       outcome = errorCode === ErrorCode.Unauthorized ? "refused" : "failed";
       answer = newErrorMessage({
         from: message.to,

@@ -636,7 +636,9 @@ Deno.test("Worker miner deploy errors: unsafe name, wrong password, bad checksum
       controllerNode.deriveSharedSecret(workerNode.getIdentity()!.publicKey),
     );
     const b = await createMinerBundle(`${dataDir}/x`, null, "ok", password);
-    for (const name of ["../escape", "..", "", "a/b", "a\\b"]) {
+    for (
+      const name of ["../escape", "..", "", "a/b", "a\\b", "-rf", ".hidden"]
+    ) {
       assert.match(
         errorText(
           await w.handle(req("deploy", { ...b, name }), controllerPeer),

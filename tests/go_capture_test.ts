@@ -491,3 +491,103 @@ Deno.test("Go controller vs our worker: trusted, its captured requests work as w
     }
   }
 });
+
+Deno.test("Go capture: the Go controller's whole TCP stream against our listener gets Go's 101 byte for byte, then the ack and the pong", async () => {
+  const stack = new Stack();
+  try {
+    const fs = await frames("handshake-ping");
+    const hs = handshakeOf(fs);
+    const now = clockAt(hs.timeMs);
+    // Without our limit header, the upgrade is byte-identical to Go's.
+    const { transport } = await stack.server(server, {
+      advertiseMaxMessageSize: false,
+    }, { now });
+    transport.onMessage(async (conn, msg) => {
+      const a = answer(msg, now());
+      if (a) await conn.send(a);
+    });
+    const records = (await Deno.readTextFile(
+      new URL("handshake-ping.jsonl", dir),
+    )).split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
+    const goResponse = records.find((r) => r.kind === "http" && r.dir === "s2c")
+      .text as string;
+    const c2s = await Deno.readFile(
+      new URL("handshake-ping.conn1.c2s.bin", dir),
+    );
+    const [hostname, port] = transport.addr.split(":");
+    const conn = await Deno.connect({
+      hostname: hostname!,
+      port: Number(port),
+    });
+    stack.defer(() => {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    });
+    // Every byte the Go controller sent, in one write (head and frames).
+    await conn.write(c2s);
+    let got = new Uint8Array(0);
+    const buf = new Uint8Array(65536);
+    const parsed: { opcode: number; payload: Uint8Array }[] = [];
+    let headLen = -1;
+    const end = Date.now() + 10_000;
+    while (parsed.length < 2 && Date.now() < end) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      const next = new Uint8Array(got.length + n);
+      next.set(got);
+      next.set(buf.subarray(0, n), got.length);
+      got = next;
+      const text = new TextDecoder().decode(got);
+      if (headLen < 0) {
+        const i = text.indexOf("\r\n\r\n");
+        if (i < 0) continue;
+        headLen = i + 4;
+      }
+      // Server frames: unmasked, lengths below 64 KiB here.
+      parsed.length = 0;
+      let p = headLen;
+      while (p + 2 <= got.length) {
+        let len = got[p + 1]! & 0x7f;
+        let h = 2;
+        if (len === 126) {
+          len = (got[p + 2]! << 8) | got[p + 3]!;
+          h = 4;
+        }
+        if (p + h + len > got.length) break;
+        parsed.push({
+          opcode: got[p]! & 0x0f,
+          payload: got.subarray(p + h, p + h + len),
+        });
+        p += h + len;
+      }
+    }
+    assert.equal(
+      new TextDecoder().decode(got.subarray(0, headLen)),
+      goResponse,
+      "the 101 response equals the Go server's",
+    );
+    assert.equal(parsed[0]!.opcode, 1, "the ack is a text frame");
+    const { peer } = verifyHandshakeAck(
+      new TextDecoder().decode(parsed[0]!.payload),
+      {
+        challenge: hs.challenge,
+        deriveSecret: (k) => controller.deriveSharedSecret(k),
+        expectedId: SERVER_ID,
+      },
+    );
+    assert.equal(peer.id, SERVER_ID);
+    assert.equal(parsed[1]!.opcode, 2, "the pong is a binary frame");
+    const pong = decodeMessage(smsgOpenBody(parsed[1]!.payload, smsgKey));
+    assert.equal(pong.type, "pong");
+    const ping = decodeMessage(
+      smsgOpenBody(
+        fs.find((f) => f.dir === "c2s" && f.opcode === "binary")!.bytes,
+        smsgKey,
+      ),
+    );
+    assert.equal(pong.replyTo, ping.id);
+  } finally {
+    await stack.close();
+  }
+});

@@ -32,6 +32,7 @@ const DROPS = [
   "duplicate",
   "queue_overflow",
   "backlog_overflow",
+  "unsupported_format",
 ];
 
 function options(
@@ -171,9 +172,15 @@ Deno.test("/metrics counts every drop reason exactly (raw peer over loopback)", 
     assert.equal(m0.get("p2p_connections"), 0);
 
     let p = await open();
-    await expectDrops(b, { decrypt_failed: 3 }, () => {
+    await expectDrops(b, { unsupported_format: 3 }, () => {
       for (let i = 0; i < 3; i++) {
         p.raw.ws.sendBinary(crypto.getRandomValues(new Uint8Array(200)));
+      }
+    });
+    const wrongKey = SmsgKey.fromPassword("not the pairwise password");
+    await expectDrops(b, { decrypt_failed: 2 }, () => {
+      for (let i = 0; i < 2; i++) {
+        p.raw.ws.sendBinary(smsgSealBody("{}", wrongKey));
       }
     });
     await expectDrops(b, { parse_failed: 2 }, () => {
@@ -194,9 +201,10 @@ Deno.test("/metrics counts every drop reason exactly (raw peer over loopback)", 
     });
     await p.raw.close();
 
-    // 20 tokens: 1 used by "hello", 19 garbage frames decrypt-fail, 6 are rate limited.
+    // 20 tokens: 1 used by "hello", 19 garbage frames are refused as
+    // unsupported formats, 6 are rate limited.
     p = await open();
-    await expectDrops(b, { decrypt_failed: 19, rate_limit: 6 }, () => {
+    await expectDrops(b, { unsupported_format: 19, rate_limit: 6 }, () => {
       for (let i = 0; i < 25; i++) {
         p.raw.ws.sendBinary(crypto.getRandomValues(new Uint8Array(100)));
       }
@@ -217,9 +225,12 @@ Deno.test("/metrics counts every drop reason exactly (raw peer over loopback)", 
     const m2 = await scrape(b);
     assert.equal(m2.get("p2p_connections_closed_total"), 3);
     assert.equal(m2.get("p2p_connections"), 0);
-    // 14 + 26 + 1 frames reached the pipeline; the oversized one never did.
-    assert.equal(m2.get('p2p_frames_total{direction="in"}'), 41);
-    assert.ok(m2.get('p2p_bytes_total{direction="in"}')! >= 41 * 100);
+    // 16 + 26 + 1 frames reached the pipeline; the oversized one never did.
+    assert.equal(m2.get('p2p_frames_total{direction="in"}'), 43);
+    assert.ok(m2.get('p2p_bytes_total{direction="in"}')! >= 43 * 100);
+    // 27 failed frames in a row at most: below maxFailedFrames, nobody was
+    // disconnected for them.
+    assert.equal(m2.get('p2p_guard_total{reason="failed_frames"}'), 0);
     assert.equal(
       m2.get(
         'p2p_handshake_failures_total{direction="inbound",reason="malformed"}',

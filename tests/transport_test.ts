@@ -243,23 +243,32 @@ Deno.test("150 messages at once: the token bucket lets 100 through", async () =>
   }
 });
 
-Deno.test("MaxConns counts pending handshakes: beyond it the server answers 503", async () => {
+Deno.test("MaxConns: an unproven socket cannot hold the last slot; established peers fill it, then 503", async () => {
   const s = new Stack();
   try {
     const { transport: server } = await s.server(serverNode, { maxConns: 1 });
-    // A socket that upgraded but has not sent its handshake holds the slot.
-    await s.raw(`ws://${server.addr}/ws`);
-    await waitFor(() => server.connections().length === 0);
+    // A socket that upgraded but never sends its handshake (Go would let it
+    // hold the only slot) is displaced by the next connection.
+    const idle = await s.raw(`ws://${server.addr}/ws`);
     const { transport: client } = await s.transport(clientNode);
+    const conn = await client.connect({ address: server.addr });
+    await waitFor(() => idle.closeCode !== undefined, 5_000, "displaced");
+    await conn.send(hello(CLIENT_ID, SERVER_ID));
+    await waitFor(() => server.connectedPeers().length === 1);
+    assert.equal(server.stats().guard.unproven_evicted, 1);
+    // An established peer holds the slot: Go's 503, byte for byte.
+    const { transport: other } = await s.transport(otherNode);
     await assert.rejects(
-      client.connect({ address: server.addr }),
+      other.connect({ address: server.addr }),
       (e) =>
         e instanceof TransportError && e.code === "upgrade_failed" &&
         e.status === 503,
     );
     const res = await fetch(`http://${server.addr}/ws`);
     assert.equal(res.status, 503);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
     assert.equal(await res.text(), "Too many connections\n");
+    assert.equal(server.stats().handshakeFailures.inbound.capacity, 2);
   } finally {
     await s.close();
   }
@@ -271,7 +280,9 @@ Deno.test("with MaxConns 1 a second client cannot connect", async () => {
     const { transport: server } = await s.server(serverNode, { maxConns: 1 });
     const { transport: a } = await s.transport(clientNode);
     const { transport: b } = await s.transport(otherNode);
-    await a.connect({ address: server.addr });
+    const conn = await a.connect({ address: server.addr });
+    await conn.send(hello(CLIENT_ID, SERVER_ID));
+    await waitFor(() => server.connectedPeers().length === 1);
     await assert.rejects(
       b.connect({ address: server.addr }),
       (e) => e instanceof TransportError && e.status === 503,

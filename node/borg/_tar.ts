@@ -43,6 +43,8 @@ export interface TarHeader {
   gname?: string;
   /** Link target. */
   linkname?: string | null;
+  /** PAX extended header records of this entry (read and write). */
+  pax?: Record<string, string> | null;
 }
 
 /** One entry being read: its header and a stream of its content. */

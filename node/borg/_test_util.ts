@@ -32,6 +32,8 @@ export interface TarEntry {
   body?: string | Uint8Array;
   linkname?: string;
   mode?: number;
+  /** PAX extended header records. */
+  pax?: Record<string, string>;
 }
 
 /** Builds a tar archive with tar-stream (for hostile-input tests). */
@@ -43,6 +45,7 @@ export async function makeTar(
     const header: TarHeader = { name: e.name, type: e.type ?? "file" };
     if (e.linkname !== undefined) header.linkname = e.linkname;
     if (e.mode !== undefined) header.mode = e.mode;
+    if (e.pax !== undefined) header.pax = e.pax;
     if ((e.type ?? "file") === "file") {
       const body = typeof e.body === "string" || e.body === undefined
         ? Buffer.from(e.body ?? "")

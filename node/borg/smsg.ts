@@ -376,6 +376,31 @@ function sealV1(
 }
 
 /**
+ * Tells whether `frame` is an SMSG container of the only kind go-p2p sends
+ * (`smsg.Encrypt`): the 48-byte v1 header
+ * `{"algorithm":"chacha20poly1305","version":"1.0"}` exactly (no `format`,
+ * no `compression`, no hint or manifest) and room for a nonce and a tag.
+ * Reads 57 bytes and nothing else, so a transport can refuse every other
+ * container before any decryption or decompression.
+ *
+ * @param frame The frame bytes.
+ * @returns `true` for a go-p2p v1 frame.
+ * @example Refusing compressed containers on the wire
+ * ```ts
+ * import { SmsgKey, smsgEncrypt, smsgIsV1Frame, smsgSealBody } from "@lthn/p2p/node";
+ * import assert from "node:assert/strict";
+ *
+ * const key = SmsgKey.fromPassword("secret");
+ * assert.equal(smsgIsV1Frame(smsgSealBody("hello", key)), true);
+ * const v2 = smsgEncrypt({ body: "hello" }, key, { format: "v2", compression: "gzip" });
+ * assert.equal(smsgIsV1Frame(v2), false);
+ * ```
+ */
+export function smsgIsV1Frame(frame: Uint8Array): boolean {
+  return frame.length >= V1_PREFIX.length + 40 && startsWithV1Prefix(frame);
+}
+
+/**
  * Opens a go-p2p frame exactly as go-p2p `decryptMessage` does: full
  * `smsg.Decrypt` (v1 or v2), then the message `body`.
  *

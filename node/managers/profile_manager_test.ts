@@ -65,6 +65,8 @@ Deno.test("FileProfileManager rejects unsafe IDs and non-objects", async () => {
         { id: ".." },
         { id: "../x" },
         { id: "a/b" },
+        { id: "-rf" },
+        { id: ".hidden" },
         { id: 7 },
       ]
     ) {

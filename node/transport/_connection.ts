@@ -9,7 +9,12 @@
 
 import type { Logger } from "../../logging/mod.ts";
 import type { NodeIdentity } from "../identity.ts";
-import { type SmsgKey, smsgOpenBody, smsgSealBody } from "../borg/smsg.ts";
+import {
+  smsgIsV1Frame,
+  type SmsgKey,
+  smsgOpenBody,
+  smsgSealBody,
+} from "../borg/smsg.ts";
 import {
   decodeMessage,
   DisconnectCode,
@@ -33,6 +38,8 @@ import { TransportError } from "./errors.ts";
 import { RateLimiter } from "./rate_limiter.ts";
 import type { FrameSocket } from "./_socket.ts";
 import type { TransportCounters } from "./_counters.ts";
+import { type StrikeReason, Strikes } from "./_strikes.ts";
+import { clip } from "../_text.ts";
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -122,6 +129,7 @@ export class Connection implements PeerConnection {
   #pumping = false;
   #gracefulStarted = false;
   #lastRateWarn = 0;
+  readonly #strikes = new Strikes();
 
   /**
    * Wraps a socket whose handshake succeeded.
@@ -167,6 +175,7 @@ export class Connection implements PeerConnection {
       onText: (t) => this.#onFrame(encoder.encode(t)),
       onBinary: (b) => this.#onFrame(b),
       onClose: (code, reason) => this.#finish(code, reason),
+      // The socket closes itself with 1009; nothing more to count.
       onTooLarge: () => this.#host.counters.drops.too_large++,
       onWritten: () => this.#prepareNextSeal(),
     });
@@ -195,7 +204,7 @@ export class Connection implements PeerConnection {
   // ---- inbound
 
   #onFrame(data: Uint8Array): void {
-    if (this.#state === "closed") return;
+    if (this.#state === "closed" || this.#state === "closing") return;
     const host = this.#host;
     const log = host.logger;
     const counters = host.counters;
@@ -211,6 +220,17 @@ export class Connection implements PeerConnection {
           peer_id: this.peerId,
         });
       }
+      this.#strike("rate_limit");
+      return;
+    }
+    // Only what Go peers send: SMSG v1 without compression. Anything else
+    // is refused here, before any decryption or decompression.
+    if (!smsgIsV1Frame(data)) {
+      counters.drops.unsupported_format++;
+      log.debug("dropping frame: not an SMSG v1 container", {
+        peer_id: this.peerId,
+      });
+      this.#strike("unsupported_format");
       return;
     }
     let body: string;
@@ -222,6 +242,7 @@ export class Connection implements PeerConnection {
         peer_id: this.peerId,
         error: (err as Error).name,
       });
+      this.#strike("decrypt_failed");
       return;
     }
     let message: Message;
@@ -233,6 +254,7 @@ export class Connection implements PeerConnection {
         peer_id: this.peerId,
         error: (err as Error).name,
       });
+      this.#strike("parse_failed");
       return;
     }
     const now = host.now();
@@ -243,9 +265,10 @@ export class Connection implements PeerConnection {
         counters.drops.stale_timestamp++;
         log.warn("message outside the timestamp window, dropping", {
           peer_id: this.peerId,
-          msg_id: message.id,
-          type: message.type,
+          msg_id: clip(message.id),
+          type: clip(message.type),
         });
+        this.#strike("stale_timestamp");
         return;
       }
     }
@@ -253,12 +276,33 @@ export class Connection implements PeerConnection {
       counters.drops.duplicate++;
       log.debug("dropping duplicate message", {
         peer_id: this.peerId,
-        msg_id: message.id,
+        msg_id: clip(message.id),
       });
+      this.#strike("duplicate");
       return;
     }
+    this.#strikes.clear();
     this.#lastActivity = now;
     host.accept(this, message);
+  }
+
+  /**
+   * Counts a failed frame; too many in a row (one, while provisional)
+   * disconnect the peer.
+   */
+  #strike(reason: StrikeReason): void {
+    const provisional = this.#state === "provisional";
+    const limit = provisional ? 1 : this.#host.config.maxFailedFrames;
+    if (!this.#strikes.fail(limit)) return;
+    this.#host.counters.guard.failed_frames++;
+    this.#host.logger.warn("disconnecting peer: too many failed frames", {
+      peer_id: this.peerId,
+      reason,
+      failed_frames: this.#strikes.count,
+      provisional,
+      remote: this.remoteAddress,
+    });
+    this.terminate("too many failed frames");
   }
 
   /**
@@ -279,8 +323,8 @@ export class Connection implements PeerConnection {
       this.#host.counters.drops.queue_overflow++;
       this.#host.logger.warn("handler queue full, dropping message", {
         peer_id: this.peerId,
-        msg_id: message.id,
-        type: message.type,
+        msg_id: clip(message.id),
+        type: clip(message.type),
       });
       return false;
     }

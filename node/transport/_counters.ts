@@ -9,6 +9,8 @@ import { MESSAGE_TYPES } from "../message.ts";
 import {
   DROP_REASONS,
   type DropReason,
+  GUARD_REASONS,
+  type GuardReason,
   type HandshakeFailureReason,
   INBOUND_HANDSHAKE_FAILURES,
   OUTBOUND_HANDSHAKE_FAILURES,
@@ -42,6 +44,8 @@ export class TransportCounters {
   bytesOut = 0;
   /** Drops by reason. */
   readonly drops: Record<DropReason, number> = zeros(DROP_REASONS);
+  /** Guard events by reason. */
+  readonly guard: Record<GuardReason, number> = zeros(GUARD_REASONS);
   /** Inbound handshake failures by reason. */
   readonly inboundHandshake: Record<string, number> = zeros(
     INBOUND_HANDSHAKE_FAILURES,
@@ -120,6 +124,7 @@ export class TransportCounters {
       messagesInByType: mi.out,
       messagesOutByType: mo.out,
       drops: { ...this.drops },
+      guard: { ...this.guard },
       handshakeFailures: {
         inbound: { ...this.inboundHandshake },
         outbound: { ...this.outboundHandshake },

@@ -67,6 +67,13 @@ export interface FrameSocket {
    */
   waitForDrain(limit: number): Promise<void>;
   /**
+   * Changes the largest accepted message (the limit before a handshake is
+   * smaller than after it).
+   *
+   * @param bytes The new limit.
+   */
+  setMaxMessageSize(bytes: number): void;
+  /**
    * Closes the socket with a close frame (or abruptly when `code` is 1006).
    *
    * @param code WebSocket close code.
@@ -84,15 +91,19 @@ export interface ServerSocketOptions {
 }
 
 /**
- * Adapts a server-side Deno `WebSocket` to {@linkcode FrameSocket}.
+ * Adapts a server-side Deno `WebSocket` (the `Transport.handleRequest`
+ * path, mounted in a `Deno.serve` application) to {@linkcode FrameSocket}.
  * Back-pressure uses `bufferedAmount`; Deno offers no drain event, so a
- * waiter polls on a short timer, only while above its low-water mark.
+ * waiter polls on a short timer, only while above its low-water mark. Deno
+ * buffers a whole message before `onmessage`, so the size limit here bounds
+ * what we process, not what Deno reads; and Deno cannot drop the TCP
+ * connection of an upgraded socket, so every close is a close handshake.
  */
 export class ServerSocket implements FrameSocket {
   readonly remoteAddress: string;
   readonly done: Promise<void>;
   readonly #ws: WebSocket;
-  readonly #max: number;
+  #max: number;
   #handlers: FrameHandlers | undefined;
   #early: (string | Uint8Array)[] = [];
   #closed = false;
@@ -167,6 +178,10 @@ export class ServerSocket implements FrameSocket {
     this.#releaseDrain();
     this.#resolveDone();
     this.#handlers?.onClose(code, reason);
+  }
+
+  setMaxMessageSize(bytes: number): void {
+    this.#max = bytes;
   }
 
   sendText(text: string): void {

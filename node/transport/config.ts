@@ -23,10 +23,10 @@ export interface TransportConfig {
   /**
    * Largest WebSocket message in bytes (the whole SMSG frame), both ways.
    * Default 16 MiB (Go: 1 MiB), enough for a deploy of a ~11 MiB bundle.
-   * Deno's server already buffers a whole message (up to its own 64 MiB
-   * cap) before this check runs, so the limit bounds what we decrypt and
-   * parse rather than what is read; a handshake frame is limited to
-   * 64 KiB.
+   * Our listener and dialler check it at each frame header, before
+   * buffering; until the handshake succeeds the limit is 64 KiB. (On the
+   * `handleRequest` path Deno's server buffers a whole message, up to its
+   * own 64 MiB cap, before this check runs.)
    */
   maxMessageSize: number;
   /**
@@ -89,6 +89,40 @@ export interface TransportConfig {
   reconnectMaxAttempts: number;
   /** Grace for in-flight disconnect messages and the HTTP server in `stop()`. */
   shutdownGrace: number;
+  /**
+   * Budget from accepting a TCP connection to answering its upgrade: the
+   * TLS handshake and the whole HTTP request head (own listener only; Go
+   * allows 10 s for the head).
+   */
+  upgradeTimeout: number;
+  /** Largest HTTP request head in bytes; bigger ones get 431 (own listener only). */
+  maxHeadBytes: number;
+  /**
+   * Most inbound connections at once that have not proven their key (in
+   * their request head, waiting for the handshake, or provisional). Kept
+   * below `maxConns`; beyond it the least advanced one is displaced.
+   * Default: 32, or half of `maxConns` when that is smaller.
+   */
+  maxUnproven: number;
+  /**
+   * The same cap per source address (IPv4 address, IPv6 /64). Default: 8,
+   * or `maxUnproven` when that is smaller.
+   */
+  maxUnprovenPerAddress: number;
+  /**
+   * How long a provisional inbound connection may go without a good frame
+   * before it is dropped. Default: `pingInterval + pongTimeout`, the most a
+   * Go peer's keepalive leaves between frames.
+   */
+  provisionalTimeout: number;
+  /** Wait for the peer's answer to our close frame before dropping TCP. */
+  closeTimeout: number;
+  /**
+   * Failed frames in a row (decrypt, parse, format, timestamp, replay, rate)
+   * after which an established peer is disconnected; a provisional one is
+   * disconnected at its first. A good frame starts the count again.
+   */
+  maxFailedFrames: number;
 }
 
 /** Go's defaults (except `maxMessageSize`: 16 MiB, Go 1 MiB) plus the defaults of the added limits. */
@@ -125,6 +159,13 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object
     reconnectMaxDelay: 60_000,
     reconnectMaxAttempts: 0,
     shutdownGrace: 5_000,
+    upgradeTimeout: 5_000,
+    maxHeadBytes: 8 * 1024,
+    maxUnproven: 32,
+    maxUnprovenPerAddress: 8,
+    provisionalTimeout: 40_000,
+    closeTimeout: 1_000,
+    maxFailedFrames: 100,
   });
 
 const NUMBER_LIMITS: { [K in keyof TransportConfig]?: [number, number] } = {
@@ -150,6 +191,13 @@ const NUMBER_LIMITS: { [K in keyof TransportConfig]?: [number, number] } = {
   reconnectMaxDelay: [1, 86_400_000],
   reconnectMaxAttempts: [0, 1_000_000_000],
   shutdownGrace: [0, 3_600_000],
+  upgradeTimeout: [1, 3_600_000],
+  maxHeadBytes: [1024, 1024 * 1024],
+  maxUnproven: [1, 1_000_000],
+  maxUnprovenPerAddress: [1, 1_000_000],
+  provisionalTimeout: [1, 86_400_000],
+  closeTimeout: [1, 3_600_000],
+  maxFailedFrames: [1, 1_000_000_000],
 };
 
 /**
@@ -160,8 +208,9 @@ const NUMBER_LIMITS: { [K in keyof TransportConfig]?: [number, number] } = {
  * @param config The caller's settings.
  * @returns The complete configuration.
  * @throws {RangeError} For negative, fractional, non-finite or out-of-range
- * numbers, a `wsPath` not starting with `/`, only one of the TLS paths, or a
- * malformed `listenAddr`.
+ * numbers, a `wsPath` not starting with `/`, only one of the TLS paths, a
+ * malformed `listenAddr`, `maxUnproven` above `maxConns` or
+ * `maxUnprovenPerAddress` above `maxUnproven`.
  * @throws {TypeError} For values of the wrong type.
  *
  * @example Defaults and validation
@@ -237,6 +286,31 @@ export function resolveTransportConfig(
     );
   }
   parseListenAddr(out.listenAddr);
+  const given = (k: keyof TransportConfig) =>
+    config[k] !== undefined && config[k] !== 0;
+  if (!given("maxUnproven")) {
+    out.maxUnproven = Math.min(
+      DEFAULT_TRANSPORT_CONFIG.maxUnproven,
+      Math.max(1, Math.floor(out.maxConns / 2)),
+    );
+  } else if (out.maxUnproven > out.maxConns) {
+    throw new RangeError(
+      `Invalid transport config: maxUnproven (${out.maxUnproven}) must not exceed maxConns (${out.maxConns})`,
+    );
+  }
+  if (!given("maxUnprovenPerAddress")) {
+    out.maxUnprovenPerAddress = Math.min(
+      DEFAULT_TRANSPORT_CONFIG.maxUnprovenPerAddress,
+      out.maxUnproven,
+    );
+  } else if (out.maxUnprovenPerAddress > out.maxUnproven) {
+    throw new RangeError(
+      `Invalid transport config: maxUnprovenPerAddress (${out.maxUnprovenPerAddress}) must not exceed maxUnproven (${out.maxUnproven})`,
+    );
+  }
+  if (!given("provisionalTimeout")) {
+    out.provisionalTimeout = out.pingInterval + out.pongTimeout;
+  }
   if (out.reconnectMaxDelay < out.reconnectInitialDelay) {
     out.reconnectMaxDelay = out.reconnectInitialDelay;
   }

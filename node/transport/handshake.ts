@@ -29,6 +29,13 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
 } from "../message.ts";
 import { TransportError } from "./errors.ts";
+import { clip } from "../_text.ts";
+
+/**
+ * Longest part of a peer's `version` echoed in a rejection ack (and
+ * logged); longer ones are cut and end in `…`.
+ */
+export const MAX_ECHOED_VERSION = 32;
 
 /** Reason text Go sends when the allowlist refuses a peer. */
 export const REJECT_NOT_AUTHORIZED = "peer not authorized";
@@ -173,7 +180,10 @@ export function respondToHandshake(
   try {
     msg = decodeMessage(text);
     if (msg.type !== MessageType.Handshake) {
-      return { action: "close", why: `expected handshake, got ${msg.type}` };
+      return {
+        action: "close",
+        why: `expected handshake, got ${clip(msg.type)}`,
+      };
     }
     payload = parsePayload(msg, "handshake");
   } catch {
@@ -197,10 +207,11 @@ export function respondToHandshake(
     };
   };
   if (!SUPPORTED_PROTOCOL_VERSIONS.includes(payload.version)) {
+    // Go echoes the version whole; we echo at most 32 characters of it.
     return reject(
-      `incompatible protocol version ${payload.version}, supported: [${
-        SUPPORTED_PROTOCOL_VERSIONS.join(" ")
-      }]`,
+      `incompatible protocol version ${
+        clip(payload.version, MAX_ECHOED_VERSION)
+      }, supported: [${SUPPORTED_PROTOCOL_VERSIONS.join(" ")}]`,
     );
   }
   let secret: Uint8Array;
@@ -312,7 +323,7 @@ export function verifyHandshakeAck(text: string, ctx: AckContext): VerifiedAck {
     return fail("malformed handshake_ack", err);
   }
   if (msg.type !== MessageType.HandshakeAck) {
-    fail(`expected handshake_ack, got ${msg.type}`);
+    fail(`expected handshake_ack, got ${clip(msg.type)}`);
   }
   let ack;
   try {
@@ -323,7 +334,9 @@ export function verifyHandshakeAck(text: string, ctx: AckContext): VerifiedAck {
   if (!ack.accepted) {
     throw new TransportError(
       "handshake_rejected",
-      `Cannot complete handshake: handshake rejected: ${ack.reason ?? ""}`,
+      `Cannot complete handshake: handshake rejected: ${
+        clip(ack.reason ?? "", 128)
+      }`,
     );
   }
   const peer = ack.identity;

@@ -20,6 +20,9 @@
  * - `queue_overflow`: the connection's handler queue was full.
  * - `backlog_overflow`: too many frames arrived before the handshake finished
  *   (the connection closes).
+ * - `unsupported_format`: not an SMSG v1 container without compression (the
+ *   only format Go peers send); dropped before any decryption or
+ *   decompression.
  */
 export type DropReason =
   | "rate_limit"
@@ -29,7 +32,8 @@ export type DropReason =
   | "stale_timestamp"
   | "duplicate"
   | "queue_overflow"
-  | "backlog_overflow";
+  | "backlog_overflow"
+  | "unsupported_format";
 
 /** Every {@linkcode DropReason}, in a fixed order. */
 export const DROP_REASONS: readonly DropReason[] = Object.freeze([
@@ -41,6 +45,40 @@ export const DROP_REASONS: readonly DropReason[] = Object.freeze([
   "duplicate",
   "queue_overflow",
   "backlog_overflow",
+  "unsupported_format",
+]);
+
+/**
+ * What the hostile-network guards did (each counted once per event).
+ *
+ * - `failed_frames`: a peer was disconnected for sending too many failed
+ *   frames in a row (decrypt, parse, format, timestamp, replay, rate), or a
+ *   provisional peer for its first failed frame.
+ * - `unproven_evicted`: an inbound connection that had not proven its key
+ *   was displaced to make room under the unproven caps (one displaced while
+ *   waiting for its handshake frame also counts as a `closed` handshake
+ *   failure).
+ * - `first_frame_timeout`: a provisional connection sent no good frame
+ *   within `provisionalTimeout`.
+ * - `close_timeout`: the peer did not answer our close frame within
+ *   `closeTimeout`; the TCP connection was dropped.
+ * - `accept_error`: accepting a connection failed (e.g. out of file
+ *   descriptors); the listener backed off and kept serving.
+ */
+export type GuardReason =
+  | "failed_frames"
+  | "unproven_evicted"
+  | "first_frame_timeout"
+  | "close_timeout"
+  | "accept_error";
+
+/** Every {@linkcode GuardReason}, in a fixed order. */
+export const GUARD_REASONS: readonly GuardReason[] = Object.freeze([
+  "failed_frames",
+  "unproven_evicted",
+  "first_frame_timeout",
+  "close_timeout",
+  "accept_error",
 ]);
 
 /**
@@ -50,7 +88,10 @@ export const DROP_REASONS: readonly DropReason[] = Object.freeze([
  * `timeout`, `closed` (the peer went away), `too_large` (first frame above
  * the pre-handshake limit), `malformed` (not a valid handshake, bad key or
  * challenge), `version` (unsupported protocol version), `not_allowed`
- * (allowlist or key binding refused), `no_identity`, `stopped`.
+ * (allowlist or key binding refused), `no_identity`, `stopped`,
+ * `upgrade_timeout` (no complete TLS handshake and request head within
+ * `upgradeTimeout`), `bad_request` (a malformed, oversized or refused HTTP
+ * request: 400, 403, 404, 405, 431).
  *
  * Outbound (we dialled): `connect_failed`, `upgrade_failed`, `timeout`,
  * `closed`, `too_large`, `handshake_failed` (bad or unverifiable ack),
@@ -72,7 +113,9 @@ export type HandshakeFailureReason =
   | "handshake_failed"
   | "handshake_rejected"
   | "peer_mismatch"
-  | "aborted";
+  | "aborted"
+  | "upgrade_timeout"
+  | "bad_request";
 
 /** The inbound {@linkcode HandshakeFailureReason}s, in a fixed order. */
 export const INBOUND_HANDSHAKE_FAILURES: readonly HandshakeFailureReason[] =
@@ -86,6 +129,8 @@ export const INBOUND_HANDSHAKE_FAILURES: readonly HandshakeFailureReason[] =
     "not_allowed",
     "no_identity",
     "stopped",
+    "upgrade_timeout",
+    "bad_request",
   ]);
 
 /** The outbound {@linkcode HandshakeFailureReason}s, in a fixed order. */
@@ -127,6 +172,8 @@ export interface TransportStats {
   messagesOutByType: Record<string, number>;
   /** Drops by reason (every reason present, 0 when none). */
   drops: Record<DropReason, number>;
+  /** Hostile-network guard events by reason (every reason present). */
+  guard: Record<GuardReason, number>;
   /** Handshake failures by direction and reason (every reason present). */
   handshakeFailures: {
     inbound: Record<string, number>;

@@ -29,7 +29,6 @@ import { DedupCache } from "./dedup.ts";
 import { TransportError } from "./errors.ts";
 import {
   createHandshake,
-  isOriginAllowed,
   respondToHandshake,
   verifyHandshakeAck,
 } from "./handshake.ts";
@@ -38,6 +37,15 @@ import { type FrameSocket, ServerSocket } from "./_socket.ts";
 import { dialWebSocket } from "./_ws_client.ts";
 import { TransportCounters } from "./_counters.ts";
 import type { HandshakeFailureReason, TransportStats } from "./stats.ts";
+import {
+  Admission,
+  type AdmissionTicket,
+  PHASE_HANDSHAKE,
+  PHASE_PROVISIONAL,
+} from "./_admission.ts";
+import { checkUpgrade } from "./_http.ts";
+import { PeerListener } from "./_server.ts";
+import { clip } from "../_text.ts";
 
 /**
  * The upgrade header both ends use to tell their `maxMessageSize` (request
@@ -307,11 +315,6 @@ function upgradeError(status: number, text: string): Response {
   });
 }
 
-function headerHasToken(value: string | null, token: string): boolean {
-  if (value === null) return false;
-  return value.toLowerCase().split(",").some((t) => t.trim() === token);
-}
-
 function keyPrefix(key: string): string {
   if (key === "") return "(empty)";
   return key.length >= 16 ? key.slice(0, 16) + "..." : key;
@@ -399,7 +402,9 @@ export class Transport {
   readonly #handlers: MessageHandler[] = [];
   readonly #listeners: ((e: ConnectionEvent) => void)[] = [];
   readonly #stopCtrl = new AbortController();
-  #server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  #listener: PeerListener | undefined;
+  readonly #admission: Admission;
+  readonly #tickets = new WeakMap<Connection, AdmissionTicket>();
   #sweeper: Timer | undefined;
   #addr = "";
   #started = false;
@@ -428,6 +433,11 @@ export class Transport {
       ttl: this.#config.dedupTtl,
       maxEntries: this.#config.dedupMaxEntries,
       now: this.#now,
+    });
+    this.#admission = new Admission({
+      maxUnproven: this.#config.maxUnproven,
+      maxPerAddress: this.#config.maxUnprovenPerAddress,
+      onEvict: () => this.#counters.guard.unproven_evicted++,
     });
     this.#host = {
       config: this.#config,
@@ -472,8 +482,9 @@ export class Transport {
   // ---------------------------------------------------------------- lifecycle
 
   /**
-   * Starts the HTTP server on `listenAddr` (TLS when both TLS paths are set)
-   * and the dedup sweeper.
+   * Starts our listener on `listenAddr` (TLS when both TLS paths are set):
+   * HTTP/1.1 upgrade and WebSocket frames over `Deno.listen`, with the
+   * deadlines and quotas of `TransportConfig`; and the dedup sweeper.
    *
    * @returns Resolves once listening; {@linkcode Transport.addr} is then set.
    * @throws {TransportError} `bind_failed` when the address cannot be bound
@@ -506,33 +517,33 @@ export class Transport {
         );
       }
     }
-    let listening!: (addr: Deno.NetAddr) => void;
-    const bound = new Promise<Deno.NetAddr>((r) => (listening = r));
-    const serve = (host: string) =>
-      Deno.serve({
-        hostname: host,
-        port,
-        signal: this.#stopCtrl.signal,
-        onListen: (addr) => listening(addr),
-        onError: (err) => {
-          this.#log.error("HTTP server error", { error: String(err) });
-          return plain(500, "Internal Server Error\n");
-        },
-        ...(tls ?? {}),
-      }, (req, info) => this.handleRequest(req, info));
     try {
-      if (hostname !== "") this.#server = serve(hostname);
-      else {
-        // No host, as Go's ":9091": every address, IPv6 and IPv4 (a "::"
-        // socket takes both on Linux and macOS); IPv4 only where the
-        // machine has no IPv6.
-        try {
-          this.#server = serve("::");
-        } catch (err) {
-          if (err instanceof Deno.errors.AddrInUse) throw err;
-          this.#server = serve("0.0.0.0");
-        }
-      }
+      this.#listener = PeerListener.listen({
+        hostname,
+        port,
+        ...(tls !== undefined ? { tls } : {}),
+        wsPath: c.wsPath,
+        upgradeTimeout: c.upgradeTimeout,
+        maxHeadBytes: c.maxHeadBytes,
+        handshakeMaxBytes: HANDSHAKE_MAX_BYTES,
+        closeTimeout: c.closeTimeout,
+        responseHeaders: c.advertiseMaxMessageSize
+          ? [["X-Lthn-Max-Message-Size", String(c.maxMessageSize)]]
+          : [],
+        admission: this.#admission,
+        counters: this.#counters,
+        logger: this.#log,
+        host: {
+          admit: () => this.#admitInbound(),
+          upgraded: (sock, r) =>
+            this.#startInbound(
+              sock,
+              parseAdvertisedLimit(r.headers.get(MAX_MESSAGE_SIZE_HEADER)) ??
+                c.unadvertisedPeerMaxMessageSize,
+              r.ticket,
+            ),
+        },
+      });
     } catch (err) {
       throw new TransportError(
         "bind_failed",
@@ -540,7 +551,7 @@ export class Transport {
         { cause: err },
       );
     }
-    const addr = await bound;
+    const addr = this.#listener.addr;
     this.#addr = addr.hostname.includes(":")
       ? `[${addr.hostname}]:${addr.port}`
       : `${addr.hostname}:${addr.port}`;
@@ -582,6 +593,7 @@ export class Transport {
     this.#pending.clear();
     this.#disarmDeadline();
     await Promise.allSettled([...this.#dialing.values()]);
+    const listenerClosed = this.#listener?.close();
     for (const s of this.#handshaking) s.close(1001, "server shutdown");
     const conns = [...this.#all];
     const grace = this.#config.shutdownGrace;
@@ -605,9 +617,7 @@ export class Transport {
       graceOver,
     ]);
     clearTimeout(graceTimer);
-    if (this.#server !== undefined) {
-      await this.#server.finished.catch(() => {});
-    }
+    await listenerClosed;
     this.#dedup.clear();
   }
 
@@ -703,8 +713,8 @@ export class Transport {
 
   #handlerFailed(err: unknown, msg: Message): void {
     this.#log.error("message handler failed", {
-      type: msg.type,
-      msg_id: msg.id,
+      type: clip(msg.type),
+      msg_id: clip(msg.id),
       error: err instanceof Error ? err.name + ": " + err.message : String(err),
     });
   }
@@ -958,9 +968,14 @@ export class Transport {
   // ---------------------------------------------------------------- inbound
 
   /**
-   * The HTTP handler (mounted by `start`; usable in another `Deno.serve`):
-   * 404 off `wsPath`, 503 at capacity, Go's upgrade checks and origin rule,
-   * then the WebSocket upgrade and the responder handshake.
+   * The HTTP handler for mounting the node in a `Deno.serve` application
+   * (`start` uses our own listener instead): 404 off `wsPath`, 503 at
+   * capacity, Go's upgrade checks and origin rule, then
+   * `Deno.upgradeWebSocket` and the responder handshake. The unproven quota,
+   * handshake and provisional deadlines, SMSG v1 check and strikes apply;
+   * a request-head deadline, descriptor-exhaustion survival, the frame
+   * limit at the header and a close that drops TCP do not (`Deno.serve`
+   * exposes none of them; see the README, "Hostile networks").
    *
    * @param req The request.
    * @param info Connection info (for the remote address).
@@ -972,33 +987,18 @@ export class Transport {
   ): Response {
     const url = new URL(req.url);
     if (url.pathname !== this.#config.wsPath) {
+      this.#counters.handshakeFailed("inbound", "bad_request");
       return plain(404, "404 page not found\n");
     }
-    const inUse = this.#established.size + this.#provisional.size +
-      this.#handshaking.size;
-    if (this.#stopped || inUse >= this.#config.maxConns) {
-      this.#counters.handshakeFailed(
-        "inbound",
-        this.#stopped ? "stopped" : "capacity",
-      );
+    const admitted = this.#admitInbound();
+    if (admitted !== "ok") {
+      this.#counters.handshakeFailed("inbound", admitted);
       return plain(503, "Too many connections\n");
     }
-    if (
-      !headerHasToken(req.headers.get("connection"), "upgrade") ||
-      !headerHasToken(req.headers.get("upgrade"), "websocket")
-    ) {
-      return upgradeError(400, "Bad Request");
-    }
-    if (req.method !== "GET") return upgradeError(405, "Method Not Allowed");
-    if (req.headers.get("sec-websocket-version") !== "13") {
-      return upgradeError(400, "Bad Request");
-    }
-    const wsKey = req.headers.get("sec-websocket-key") ?? "";
-    if (!/^[A-Za-z0-9+/]{22}==$/.test(wsKey)) {
-      return upgradeError(400, "Bad Request");
-    }
-    if (!isOriginAllowed(req.headers.get("origin"))) {
-      return upgradeError(403, "Forbidden");
+    const refusal = checkUpgrade(req.method, req.headers);
+    if (refusal !== undefined) {
+      this.#counters.handshakeFailed("inbound", "bad_request");
+      return upgradeError(refusal.status, refusal.text);
     }
     // remoteAddr is unavailable once the request is upgraded.
     const ra = info.remoteAddr as Deno.NetAddr;
@@ -1016,7 +1016,7 @@ export class Transport {
       return upgradeError(400, "Bad Request");
     }
     const sock = new ServerSocket(upgraded.socket, {
-      maxMessageSize: this.#config.maxMessageSize,
+      maxMessageSize: HANDSHAKE_MAX_BYTES,
       remoteAddress: remote,
     });
     if (this.#config.advertiseMaxMessageSize) {
@@ -1025,24 +1025,49 @@ export class Transport {
         String(this.#config.maxMessageSize),
       );
     }
-    this.#handshaking.add(sock);
-    void this.#acceptInbound(sock, peerLimit);
+    const ticket = this.#admission.admit(
+      ra.hostname ?? "",
+      () => sock.close(1006, "displaced"),
+      PHASE_HANDSHAKE,
+    );
+    this.#startInbound(sock, peerLimit, ticket);
     return upgraded.response;
   }
 
-  async #acceptInbound(
-    sock: ServerSocket,
+  /** Go's capacity rule for a new inbound upgrade (node.md §4.3). */
+  #admitInbound(): "ok" | "capacity" | "stopped" {
+    if (this.#stopped) return "stopped";
+    const inUse = this.#established.size + this.#provisional.size +
+      this.#handshaking.size;
+    return inUse >= this.#config.maxConns ? "capacity" : "ok";
+  }
+
+  #startInbound(
+    sock: FrameSocket,
     peerMaxMessageSize: number,
+    ticket: AdmissionTicket,
+  ): void {
+    this.#handshaking.add(sock);
+    void sock.done.then(() => ticket.release());
+    void this.#acceptInbound(sock, peerMaxMessageSize, ticket);
+  }
+
+  async #acceptInbound(
+    sock: FrameSocket,
+    peerMaxMessageSize: number,
+    ticket: AdmissionTicket,
   ): Promise<void> {
     const log = this.#log;
     const counters = this.#counters;
+    let provisional = false;
     try {
       const { first, backlog } = await readFirst(
         sock,
         this.#config.handshakeTimeout,
         this.#stopCtrl.signal,
         counters,
-        2 * this.#config.maxMessageSize,
+        // Nothing but the handshake is due before the ack.
+        HANDSHAKE_MAX_BYTES,
       );
       const identity = this.#node.getIdentity();
       const now = this.#now();
@@ -1076,16 +1101,16 @@ export class Transport {
         );
         if (d.reason.startsWith("incompatible protocol version")) {
           log.warn("peer connection rejected: incompatible protocol version", {
-            peer_version: d.version,
+            peer_version: clip(d.version, 32),
             supported_versions: "[1.0]",
-            peer_id: d.peer.id,
+            peer_id: clip(d.peer.id),
           });
         } else {
           log.warn("peer connection rejected: not in allowlist", {
-            peer_id: d.peer.id,
-            peer_name: d.peer.name,
-            public_key: keyPrefix(d.peer.publicKey),
-            reason: d.reason,
+            peer_id: clip(d.peer.id),
+            peer_name: clip(d.peer.name),
+            public_key: keyPrefix(String(d.peer.publicKey)),
+            reason: clip(d.reason),
           });
         }
         sock.sendText(encodeMessage(d.ack));
@@ -1098,6 +1123,8 @@ export class Transport {
         sock.close(1001);
         return;
       }
+      // From here on the peer may send anything up to the configured limit.
+      sock.setMaxMessageSize(this.#config.maxMessageSize);
       sock.sendText(encodeMessage(d.ack));
       const key = SmsgKey.fromPassword(secretToPassword(d.secret));
       d.secret.fill(0);
@@ -1113,6 +1140,18 @@ export class Transport {
       counters.connectionsOpened++;
       this.#all.add(conn);
       this.#provisional.add(conn);
+      provisional = true;
+      this.#tickets.set(conn, ticket);
+      ticket.advance(PHASE_PROVISIONAL);
+      ticket.deadline(this.#config.provisionalTimeout, () => {
+        if (conn.state !== "provisional") return;
+        counters.guard.first_frame_timeout++;
+        log.debug("provisional connection sent no good frame in time", {
+          peer_id: conn.peerId,
+          remote: sock.remoteAddress,
+        });
+        conn.terminate("no good frame in time");
+      });
       log.debug("inbound handshake complete, provisional", {
         peer_id: d.peer.id,
         remote: sock.remoteAddress,
@@ -1130,9 +1169,12 @@ export class Transport {
         remote: sock.remoteAddress,
         error: err instanceof Error ? err.message : String(err),
       });
-      sock.close(1006);
+      // A socket already closing (1009, 1002) sends its close frame and
+      // drops TCP itself; anything else (timeout, stop) is dropped now.
+      if (!sock.closed) sock.close(1006);
     } finally {
       this.#handshaking.delete(sock);
+      if (!provisional) ticket.release();
     }
   }
 
@@ -1160,6 +1202,7 @@ export class Transport {
    */
   #establish(conn: Connection): Connection {
     this.#provisional.delete(conn);
+    this.#tickets.get(conn)?.release();
     const existing = this.#established.get(conn.peerId);
     if (
       existing !== undefined && existing !== conn && existing.state !== "closed"
@@ -1220,6 +1263,7 @@ export class Transport {
     this.#counters.connectionsClosed++;
     this.#all.delete(conn);
     this.#provisional.delete(conn);
+    this.#tickets.get(conn)?.release();
     if (this.#established.get(conn.peerId) !== conn) {
       this.#log.debug("connection closed", {
         peer_id: conn.peerId,
