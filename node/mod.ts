@@ -30,5 +30,6 @@ export * from "./controller.ts";
 export * from "./worker.ts";
 export * from "./managers/mod.ts";
 export * from "./node.ts";
+export * from "./dir_lock.ts";
 export * from "./control_api.ts";
 export * from "./metrics.ts";

@@ -19,6 +19,8 @@ import {
   verifyBundle,
 } from "./bundle.ts";
 import { defaultPaths } from "./_paths.ts";
+import { removeLeftovers, scratchDir } from "./_leftovers.ts";
+import { DirectoryLock } from "./dir_lock.ts";
 import type { CommandAuthorizer } from "./authorization.ts";
 import { Controller, ControllerError, deployFrameSize } from "./controller.ts";
 import {
@@ -112,7 +114,11 @@ export interface NodeOptions {
   configDir?: string;
   /** An identity to use instead of the files. */
   identity?: NodeManager;
-  /** Name of a newly created identity (default: the host name, made valid). */
+  /**
+   * The node's name: given to a new identity (default: the host name, made
+   * valid); an identity loaded from its files under another name is renamed
+   * (`node.json` rewritten).
+   */
   name?: string;
   /**
    * Role: of a newly created identity, and which parts run — `controller`
@@ -228,6 +234,9 @@ function toControlError(err: unknown): unknown {
   if (err instanceof ControllerError && err.code === "peer_not_found") {
     return new ControlApiError("not_found", err.message, { cause: err });
   }
+  if (err instanceof TransportError && err.code === "self_connection") {
+    return new ControlApiError("bad_request", err.message, { cause: err });
+  }
   return err;
 }
 
@@ -322,6 +331,8 @@ export class Node {
   #startedAt = 0;
   #state: "new" | "running" | "stopping" | "stopped" = "new";
   #stopping: Promise<void> | undefined;
+  readonly #stopRequest = Promise.withResolvers<string>();
+  readonly #lock: DirectoryLock;
 
   private constructor(
     options: NodeOptions,
@@ -331,8 +342,10 @@ export class Node {
       paths: NodePaths;
       role: NodeRole;
       log: Logger;
+      lock: DirectoryLock;
     },
   ) {
+    this.#lock = parts.lock;
     this.identityStore = parts.identity;
     this.registry = parts.registry;
     this.paths = parts.paths;
@@ -473,11 +486,17 @@ export class Node {
   }
 
   /**
-   * Loads (or creates) the identity, opens the registry and builds every
-   * part. Nothing listens until {@linkcode Node.start}.
+   * Locks the data and config directories (one node per directory; the
+   * lock is released by {@linkcode Node.stop}, or by the kernel when the
+   * process dies), removes what an interrupted run left there (deploy
+   * staging directories, temporary files, miner run configs), loads (or
+   * creates) the identity, opens the registry and builds every part.
+   * Nothing listens until {@linkcode Node.start}.
    *
    * @param options Directories, identity, role, transport, managers, control API.
    * @returns The node.
+   * @throws {DirectoryLockedError} When another node runs on one of the
+   * directories (nothing was touched).
    * @throws {IdentityError} When the identity files exist but cannot be
    * loaded (they are never overwritten).
    * @throws {RangeError} For an invalid transport configuration or role.
@@ -495,6 +514,29 @@ export class Node {
         `Invalid role: expected controller, worker or dual, got "${options.role}"`,
       );
     }
+    // One node per directory: nothing below runs while another node does.
+    const lock = await DirectoryLock.acquire([paths.dataDir, paths.configDir]);
+    try {
+      const removed = await removeLeftovers(paths);
+      if (removed.length > 0) {
+        log.info("removed leftovers of an interrupted run", {
+          count: removed.length,
+          first: removed[0],
+        });
+      }
+      return await Node.#create(options, paths, log, lock);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  static async #create(
+    options: NodeOptions,
+    paths: NodePaths,
+    log: Logger,
+    lock: DirectoryLock,
+  ): Promise<Node> {
     let identity = options.identity;
     if (!identity) {
       identity = await NodeManager.open({
@@ -513,6 +555,15 @@ export class Node {
           options.name ?? safeNodeName(host),
           options.role ?? "dual",
         );
+      } else if (
+        options.name !== undefined &&
+        options.name !== identity.getIdentity()?.name
+      ) {
+        await identity.rename(options.name);
+        log.info("identity renamed", {
+          name: options.name,
+          path: paths.identityPath,
+        });
       }
     }
     const id = identity.getIdentity();
@@ -527,7 +578,7 @@ export class Node {
     if (options.authMode) registry.setAuthMode(options.authMode);
     const role: NodeRole = options.role ?? id.role ?? "dual";
     try {
-      return new Node(options, { identity, registry, paths, role, log });
+      return new Node(options, { identity, registry, paths, role, log, lock });
     } catch (err) {
       await registry.close();
       throw err;
@@ -548,6 +599,14 @@ export class Node {
   /** The control API server, when running. */
   get control(): ControlServer | undefined {
     return this.#control;
+  }
+
+  /**
+   * Resolves (with who asked) once a stop was requested through the
+   * control API (`lthn-p2p stop`); the node is then already stopping.
+   */
+  get stopRequested(): Promise<string> {
+    return this.#stopRequest.promise;
   }
 
   /**
@@ -572,6 +631,7 @@ export class Node {
           handlers: this.#handlers(),
           metricsContentType: METRICS_CONTENT_TYPE,
         });
+        await this.#lock.setControl(this.#control.url);
       }
     } catch (err) {
       await this.stop();
@@ -616,7 +676,10 @@ export class Node {
     for (const p of this.registry.getConnectedPeers()) {
       this.registry.setConnected(p.id, false);
     }
+    // Written even when nothing changed (an empty registry included).
+    await step(() => this.registry.save());
     await step(() => this.registry.close());
+    this.#lock.release();
     this.#state = "stopped";
     this.#log.info("node stopped", { node_id: this.identity.id });
     if (errors.length > 0) {
@@ -800,7 +863,11 @@ export class Node {
       if (!request.miner || !request.name) {
         throw new TypeError("A miner deploy needs a name and the miner file");
       }
-      const tmp = await Deno.makeTempDir({ prefix: "lthn-deploy-" });
+      // In the data directory, so that a crash leaves nothing in /tmp and
+      // the next start removes it.
+      const scratch = scratchDir(this.paths.dataDir);
+      await Deno.mkdir(scratch, { recursive: true, mode: 0o700 });
+      const tmp = await Deno.makeTempDir({ dir: scratch, prefix: "deploy-" });
       try {
         const path = join(tmp, basename(request.miner.fileName) || "miner");
         await Deno.writeFile(path, request.miner.data, { mode: 0o600 });
@@ -915,6 +982,19 @@ export class Node {
       throw new TypeError("The request body must be a JSON object");
     }
     switch (op) {
+      case "node.stop": {
+        this.#log.info("stop requested through the control API", {
+          node_id: this.identity.id,
+        });
+        this.#stopRequest.resolve("control API");
+        // After this answer is on its way; stop() waits for it to finish.
+        setTimeout(() => {
+          this.stop().catch((err) =>
+            this.#log.error("stop failed", { error: String(err) })
+          );
+        }, 0);
+        return { pid: Deno.pid, name: this.identity.name };
+      }
       case "peers.list":
         return this.registry.listPeers();
       case "peers.add": {

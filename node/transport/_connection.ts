@@ -100,6 +100,8 @@ export class Connection implements PeerConnection {
   readonly done: Promise<void>;
   /** Why we closed it, when we did (for the close info and logs). */
   localReason: string | undefined;
+  /** The peer's `disconnect` message, once received. */
+  peerDisconnect: { reason: string; code: number } | undefined;
 
   readonly #socket: FrameSocket;
   readonly #key: SmsgKey;
@@ -528,6 +530,24 @@ export class Connection implements PeerConnection {
     await this.closed;
   }
 
+  /**
+   * Records the peer's `disconnect` message (read path): its reason and
+   * code are reported when the connection closes.
+   *
+   * @param message The `disconnect` message.
+   */
+  notePeerDisconnect(message: Message): void {
+    const p = message.payload as { reason?: unknown; code?: unknown } | null;
+    const reason = typeof p?.reason === "string" ? p.reason : "";
+    this.peerDisconnect = {
+      // deno-lint-ignore no-control-regex
+      reason: reason.replace(/[\u0000-\u001f\u007f]/g, " ").slice(0, 200),
+      code: typeof p?.code === "number" && Number.isSafeInteger(p.code)
+        ? p.code
+        : 0,
+    };
+  }
+
   #finish(code: number, reason: string): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
@@ -535,11 +555,15 @@ export class Connection implements PeerConnection {
     this.#keepalive = undefined;
     this.#key.sigil.dropPrepared();
     const local = this.localReason !== undefined;
+    const said = this.peerDisconnect;
     const info: ConnectionCloseInfo = {
-      code,
-      reason: local ? this.localReason! : reason,
+      // A TCP close without a close frame is 1006 on both socket kinds (the
+      // server side reported 0).
+      code: code === 0 ? 1006 : code,
+      reason: local ? this.localReason! : said?.reason || reason,
       local,
     };
+    if (said !== undefined) info.disconnect = { ...said };
     this.#resolveClosed(info);
     this.#host.closed(this, info);
   }

@@ -23,12 +23,20 @@ export type ConnectionDirection = "inbound" | "outbound";
 
 /** How a connection ended. */
 export interface ConnectionCloseInfo {
-  /** WebSocket close code (1006: dropped without a close frame). */
+  /**
+   * WebSocket close code (1006: dropped without a close frame, whichever
+   * side dialled).
+   */
   code: number;
-  /** Why, in words (for logs). */
+  /** Why, in words (for logs): ours, or the peer's `disconnect` reason. */
   reason: string;
   /** `true` when we closed it (stop, replacement, keepalive, `close()`). */
   local: boolean;
+  /**
+   * The peer's `disconnect` message, when it sent one before the close
+   * (its reason is cut to 200 characters, control characters removed).
+   */
+  disconnect?: { reason: string; code: number };
 }
 
 /** Options of {@linkcode PeerConnection.send}. */

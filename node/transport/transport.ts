@@ -1139,6 +1139,7 @@ export class Transport {
   /** A good message arrived on `conn` (read path). */
   #accept(conn: Connection, msg: Message): void {
     if (conn.state === "provisional") this.#establish(conn);
+    if (msg.type === "disconnect") conn.notePeerDisconnect(msg);
     if (msg.replyTo) {
       const p = this.#pending.get(msg.replyTo);
       if (p !== undefined && p.peerId === conn.peerId) {
@@ -1233,10 +1234,18 @@ export class Transport {
     } catch {
       // registry closed
     }
-    this.#log.debug("peer disconnected", {
+    this.#log[this.#stopped ? "debug" : "info"]("peer disconnected", {
       peer_id: conn.peerId,
+      direction: conn.direction,
       code: info.code,
       reason: info.reason,
+      by: info.local ? "us" : "peer",
+      ...(info.disconnect
+        ? {
+          peer_reason: info.disconnect.reason,
+          peer_code: info.disconnect.code,
+        }
+        : {}),
     });
     for (const [id, p] of this.#pending) {
       if (p.peerId === conn.peerId) {
@@ -1430,6 +1439,13 @@ export class Transport {
       if (target.publicKey) ackCtx.expectedPublicKey = target.publicKey;
       if (target.id) ackCtx.expectedId = target.id;
       const { peer, secret } = verifyHandshakeAck(first, ackCtx);
+      if (peer.id === identity.id) {
+        secret.fill(0);
+        throw new TransportError(
+          "self_connection",
+          "the address leads back to this node",
+        );
+      }
       if (this.#stopped) {
         secret.fill(0);
         throw new TransportError(
@@ -1468,6 +1484,8 @@ export class Transport {
               (err.code === "handshake_rejected" ||
                 err.code === "peer_mismatch" || err.code === "stopped")
             ? err.code
+            : err instanceof TransportError && err.code === "self_connection"
+            ? "peer_mismatch"
             : "handshake_failed"),
       );
       await sock.done;
