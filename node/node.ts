@@ -21,6 +21,7 @@ import {
 import { defaultPaths } from "./_paths.ts";
 import { removeLeftovers, scratchDir } from "./_leftovers.ts";
 import { DirectoryLock } from "./dir_lock.ts";
+import { PeerSettings } from "./registry/settings.ts";
 import type { CommandAuthorizer } from "./authorization.ts";
 import { Controller, ControllerError, deployFrameSize } from "./controller.ts";
 import {
@@ -53,6 +54,7 @@ import {
   OUTBOUND_HANDSHAKE_FAILURES,
 } from "./transport/stats.ts";
 import { Transport } from "./transport/transport.ts";
+import { Dialler } from "./transport/dialler.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
 
 /** Where a node keeps its files. */
@@ -199,6 +201,49 @@ export interface NodeStatus {
   miners: { name: string; type: string }[];
 }
 
+/** What {@linkcode Node.fleetStats} reports (the control API's `stats` without a peer). */
+export interface FleetReport {
+  /** Stats by peer ID, of the workers that answered. */
+  stats: Record<string, StatsPayload>;
+  /** Connected workers that gave no stats, and why. */
+  missing: {
+    peerId: string;
+    name: string;
+    reason: string;
+    error: string;
+    /** When it was last heard from (RFC 3339). */
+    lastSeen: string;
+  }[];
+  /** Registered workers with an address that are not connected. */
+  notConnected: {
+    peerId: string;
+    name: string;
+    address: string;
+    /** Dial state (see {@linkcode PeerView.state}). */
+    state: string;
+    /** Last dial error, if any. */
+    lastError?: string;
+    /** When it was last seen (RFC 3339; the zero time for never). */
+    lastSeen: string;
+  }[];
+}
+
+/** A peer as `peers list` reports it: the registry record and its connection. */
+export interface PeerView extends Peer {
+  /** Whether the node keeps it connected (`false`: marked not to be dialled). */
+  dial: boolean;
+  /**
+   * `connected`, `dialling`, `waiting` (`nextAttemptAt`), `disabled`,
+   * `gave_up`, `no_address` (it dials us), `stopped` or `not_dialled`
+   * (the node does not keep peers connected).
+   */
+  state: string;
+  /** Last dial error, while not connected. */
+  lastError?: string;
+  /** When the next dial is due (RFC 3339), in `waiting`. */
+  nextAttemptAt?: string;
+}
+
 /** Options of {@linkcode Node.deploy}. */
 export interface NodeDeployRequest {
   /** What to send. */
@@ -306,6 +351,13 @@ export class Node {
   readonly identityStore: NodeManager;
   /** Peer registry. */
   readonly registry: PeerRegistry;
+  /** Operator settings the peers file has no place for (mode, peers not to dial). */
+  readonly settings: PeerSettings;
+  /**
+   * Keeps registered peers with an address connected, from `start` on
+   * (absent when `transport.reconnect` is `false`).
+   */
+  readonly dialler: Dialler | undefined;
   /** Encrypted WebSocket transport. */
   readonly transport: Transport;
   /** Sends commands to workers. */
@@ -339,6 +391,7 @@ export class Node {
     parts: {
       identity: NodeManager;
       registry: PeerRegistry;
+      settings: PeerSettings;
       paths: NodePaths;
       role: NodeRole;
       log: Logger;
@@ -346,18 +399,36 @@ export class Node {
     },
   ) {
     this.#lock = parts.lock;
+    this.settings = parts.settings;
     this.identityStore = parts.identity;
     this.registry = parts.registry;
     this.paths = parts.paths;
     this.role = parts.role;
     this.#log = parts.log;
     this.#controlOptions = options.control ?? {};
+    // The dialler keeps peers connected (and redials dropped ones) in the
+    // transport's stead, with the transport's reconnection settings.
+    const keep = options.transport?.reconnect !== false;
     this.transport = new Transport({
       node: parts.identity,
       registry: parts.registry,
-      config: options.transport ?? {},
+      config: { ...options.transport, reconnect: false },
       logger: parts.log.child("transport"),
     });
+    if (keep) {
+      const t = this.transport.config;
+      this.dialler = new Dialler({
+        transport: this.transport,
+        registry: parts.registry,
+        isDisabled: (id) => parts.settings.isDialDisabled(id),
+        config: {
+          initialDelay: t.reconnectInitialDelay,
+          maxDelay: t.reconnectMaxDelay,
+          maxAttempts: t.reconnectMaxAttempts,
+        },
+        logger: parts.log.child("transport:dialler"),
+      });
+    }
     const stats = () => this.transport.stats();
     const m = this.metrics = options.metrics ?? new MetricsRegistry();
     m.gauge(
@@ -575,10 +646,27 @@ export class Node {
       regOpts.saveDelayMs = options.registrySaveDelayMs;
     }
     const registry = await PeerRegistry.open(paths.peersPath, regOpts);
-    if (options.authMode) registry.setAuthMode(options.authMode);
+    let settings: PeerSettings;
+    try {
+      settings = await PeerSettings.open(paths.peersPath, { logger: log });
+    } catch (err) {
+      await registry.close();
+      throw err;
+    }
+    // A mode given for this run wins over the one last set with `peers mode`.
+    const mode = options.authMode ?? settings.authMode;
+    if (mode) registry.setAuthMode(mode);
     const role: NodeRole = options.role ?? id.role ?? "dual";
     try {
-      return new Node(options, { identity, registry, paths, role, log, lock });
+      return new Node(options, {
+        identity,
+        registry,
+        settings,
+        paths,
+        role,
+        log,
+        lock,
+      });
     } catch (err) {
       await registry.close();
       throw err;
@@ -633,6 +721,7 @@ export class Node {
         });
         await this.#lock.setControl(this.#control.url);
       }
+      this.dialler?.start();
     } catch (err) {
       await this.stop();
       throw err;
@@ -669,6 +758,7 @@ export class Node {
     await step(() => this.#control?.stop());
     this.worker?.close();
     this.controller.close();
+    this.dialler?.stop();
     await step(() => this.transport.stop());
     if (this.#ownsMiners && this.minerManager instanceof ProcessMinerManager) {
       await step(() => (this.minerManager as ProcessMinerManager).close());
@@ -732,12 +822,14 @@ export class Node {
 
   /**
    * Connects to a peer at an address, learns its identity from the
-   * handshake and registers it (or updates its address).
+   * handshake and registers it (or updates its address). The peers file is
+   * written (atomically, fsync-ed) before this resolves.
    *
    * @param target Address, optional pins (`id`, `publicKey`) and name.
    * @returns The registered peer.
-   * @throws {TransportError} When the peer cannot be reached or is not who the pins say.
-   * @throws {RegistryError} When the name is invalid.
+   * @throws {TransportError} When the peer cannot be reached or is not who
+   * the pins say (`self_connection` for this node's own address).
+   * @throws {RegistryError} When the name is invalid, or `save-failed`.
    */
   async addPeer(
     target: { address: string; id?: string; publicKey?: string; name?: string },
@@ -768,19 +860,26 @@ export class Node {
       });
       this.registry.setConnected(peer.id, true);
     }
+    // An operator's change is on disk before it is acknowledged.
+    await this.registry.save();
     return this.registry.getPeer(peer.id)!;
   }
 
   /**
-   * Removes a peer from the registry and closes its connection.
+   * Removes a peer from the registry (written before this resolves), forgets
+   * its settings and closes its connection.
    *
    * @param ref Peer ID, name or prefix.
    * @returns The removed peer.
    * @throws {ControlApiError} `not_found`.
+   * @throws {RegistryError} `save-failed`.
    */
   async removePeer(ref: string): Promise<Peer> {
     const peer = this.resolvePeer(ref);
     this.registry.removePeer(peer.id);
+    await this.registry.save();
+    await this.settings.forget(peer.id);
+    this.dialler?.refresh(peer.id);
     await this.transport.disconnect(peer.id, "removed");
     return peer;
   }
@@ -816,6 +915,53 @@ export class Node {
    */
   allStats(): Promise<Map<string, StatsPayload>> {
     return this.#timed("get_all_stats", () => this.controller.getAllStats());
+  }
+
+  /**
+   * Reads the stats of every connected worker without waiting on those
+   * that do not answer, and says which workers gave none and why — the
+   * unhealthy, failed and timed-out ones, and the registered workers that
+   * are not connected (with their last dial error).
+   *
+   * @returns The report.
+   */
+  async fleetStats(): Promise<FleetReport> {
+    const r = await this.#timed(
+      "get_all_stats",
+      () => this.controller.getFleetStats(),
+    );
+    const name = (id: string) => this.registry.getPeer(id)?.name ?? "";
+    const report: FleetReport = {
+      stats: Object.fromEntries(r.stats),
+      missing: r.missing.map((m) => {
+        const conn = this.transport.getConnection(m.peerId);
+        return {
+          ...m,
+          name: name(m.peerId),
+          lastSeen: conn
+            ? iso(conn.lastActivity)
+            : this.registry.getPeer(m.peerId)?.lastSeen ?? "",
+        };
+      }),
+      notConnected: [],
+    };
+    for (const p of this.registry.listPeers()) {
+      if (p.address === "" || p.role === "controller") continue;
+      if (this.transport.getConnection(p.id)?.state === "established") {
+        continue;
+      }
+      const v = this.#peerView(p);
+      const item: FleetReport["notConnected"][number] = {
+        peerId: p.id,
+        name: p.name,
+        address: p.address,
+        state: v.state,
+        lastSeen: p.lastSeen,
+      };
+      if (v.lastError !== undefined) item.lastError = v.lastError;
+      report.notConnected.push(item);
+    }
+    return report;
   }
 
   /**
@@ -951,6 +1097,30 @@ export class Node {
     };
   }
 
+  /**
+   * A registry peer as `peers list` shows it: the record, whether it is
+   * dialled, where its connection stands and when it was last heard from.
+   */
+  #peerView(p: Peer): PeerView {
+    const conn = this.transport.getConnection(p.id);
+    const st = this.dialler?.status(p.id);
+    const view: PeerView = {
+      ...p,
+      dial: !this.settings.isDialDisabled(p.id),
+      state: conn?.state === "established"
+        ? "connected"
+        : st?.state ?? (p.address === "" ? "no_address" : "not_dialled"),
+    };
+    if (conn?.state === "established") {
+      view.lastSeen = iso(conn.lastActivity);
+    }
+    if (st?.lastError !== undefined) view.lastError = st.lastError;
+    if (st?.nextAttemptAt !== undefined) {
+      view.nextAttemptAt = iso(st.nextAttemptAt);
+    }
+    return view;
+  }
+
   // ------------------------------------------------------------ control API
 
   #handlers(): ControlHandlers {
@@ -996,7 +1166,19 @@ export class Node {
         return { pid: Deno.pid, name: this.identity.name };
       }
       case "peers.list":
-        return this.registry.listPeers();
+        return this.registry.listPeers().map((p) => this.#peerView(p));
+      case "peers.dial": {
+        const peer = this.resolvePeer(str(b, "peer")!);
+        const on = b.enabled;
+        if (on !== undefined) {
+          if (typeof on !== "boolean") {
+            throw new TypeError('"enabled" must be a boolean');
+          }
+          await this.settings.setDial(peer.id, on);
+          this.dialler?.refresh(peer.id);
+        }
+        return this.#peerView(this.registry.getPeer(peer.id)!);
+      }
       case "peers.add": {
         const t: {
           address: string;
@@ -1034,7 +1216,10 @@ export class Node {
       }
       case "peers.mode": {
         const mode = str(b, "mode", false);
-        if (mode !== undefined) this.registry.setAuthMode(mode as AuthMode);
+        if (mode !== undefined) {
+          this.registry.setAuthMode(mode as AuthMode);
+          await this.settings.setAuthMode(mode as AuthMode);
+        }
         return {
           mode: this.registry.getAuthMode(),
           allowed: this.registry.listAllowedPublicKeys(),
@@ -1055,7 +1240,7 @@ export class Node {
       case "stats": {
         const ref = str(b, "peer", false);
         if (ref !== undefined) return await this.stats(ref);
-        return Object.fromEntries(await this.allStats());
+        return await this.fleetStats();
       }
       case "miner.start": {
         const id = this.resolvePeer(str(b, "peer")!).id;

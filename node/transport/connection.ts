@@ -65,6 +65,15 @@ export interface PeerConnection {
   readonly connectedAt: number;
   /** When the last good (decrypted, fresh, new) frame arrived (Unix ms). */
   readonly lastActivity: number;
+  /**
+   * Whether the peer is answering: a good frame arrived within
+   * `config.unhealthyAfter`, and fewer than `config.unhealthyAfterMisses`
+   * requests in a row timed out. An unhealthy connection stays open (until
+   * the keepalive drops it); fleet operations stop waiting for it.
+   */
+  readonly healthy: boolean;
+  /** Requests in a row on this connection that timed out (0 after any answer). */
+  readonly missedRequests: number;
   /** Outgoing bytes not yet written to the socket. */
   readonly bufferedAmount: number;
   /**

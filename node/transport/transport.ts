@@ -37,6 +37,7 @@ import { Connection, type ConnectionHost, RESOLVED } from "./_connection.ts";
 import { type FrameSocket, ServerSocket } from "./_socket.ts";
 import { dialWebSocket } from "./_ws_client.ts";
 import { TransportCounters } from "./_counters.ts";
+import { SpareConnections } from "./_spares.ts";
 import type { HandshakeFailureReason, TransportStats } from "./stats.ts";
 
 /**
@@ -117,8 +118,12 @@ export interface RequestOptions extends SendOptions {
 
 /** A change in the connection table. */
 export interface ConnectionEvent {
-  /** `connected`: a connection became established; `disconnected`: it left the table. */
-  type: "connected" | "disconnected";
+  /**
+   * `connected`: a connection became established; `disconnected`: it left
+   * the table; `health`: the table's connection turned healthy or
+   * unhealthy (see {@linkcode PeerConnection.healthy}).
+   */
+  type: "connected" | "disconnected" | "health";
   /** The connection. */
   connection: PeerConnection;
   /** How it closed (for `disconnected`). */
@@ -392,6 +397,12 @@ export class Transport {
   readonly #dialAddress = new WeakMap<Connection, string>();
   readonly #deliberate = new WeakSet<Connection>();
   readonly #reconnects = new Map<string, Timer>();
+  /** Connections to Go peers kept open beside the table's (see `#establish`). */
+  readonly #spares = new SpareConnections((c) => {
+    this.#deliberate.add(c);
+    c.localReason = "too many connections from one peer";
+    c.close();
+  });
   readonly #pending = new Map<string, Pending>();
   /** The shared request-deadline timer and when it fires (`performance.now()`). */
   #deadlineTimer: Timer | undefined;
@@ -439,6 +450,7 @@ export class Transport {
       accept: (conn, msg) => this.#accept(conn, msg),
       dispatch: (conn, msg) => this.#dispatch(conn, msg),
       closed: (conn, info) => this.#closed(conn, info),
+      healthChanged: (conn) => this.#healthChanged(conn),
     };
   }
 
@@ -904,6 +916,7 @@ export class Transport {
     let next = Infinity;
     for (const p of this.#pending.values()) {
       if (p.deadline <= now) {
+        this.#established.get(p.peerId)?.noteMiss();
         this.#rejectRequest(
           p,
           new TransportError(
@@ -975,7 +988,7 @@ export class Transport {
       return plain(404, "404 page not found\n");
     }
     const inUse = this.#established.size + this.#provisional.size +
-      this.#handshaking.size;
+      this.#handshaking.size + this.#spares.size;
     if (this.#stopped || inUse >= this.#config.maxConns) {
       this.#counters.handshakeFailed(
         "inbound",
@@ -1006,9 +1019,11 @@ export class Transport {
       ? `[${ra.hostname}]:${ra.port}`
       : `${ra.hostname}:${ra.port}`;
     // Request headers are unreadable once the request is upgraded.
-    const peerLimit = parseAdvertisedLimit(
+    const advertised = parseAdvertisedLimit(
       req.headers.get(MAX_MESSAGE_SIZE_HEADER),
-    ) ?? this.#config.unadvertisedPeerMaxMessageSize;
+    );
+    const peerLimit = advertised ??
+      this.#config.unadvertisedPeerMaxMessageSize;
     let upgraded;
     try {
       upgraded = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
@@ -1026,13 +1041,14 @@ export class Transport {
       );
     }
     this.#handshaking.add(sock);
-    void this.#acceptInbound(sock, peerLimit);
+    void this.#acceptInbound(sock, peerLimit, advertised !== undefined);
     return upgraded.response;
   }
 
   async #acceptInbound(
     sock: ServerSocket,
     peerMaxMessageSize: number,
+    peerAdvertised = false,
   ): Promise<void> {
     const log = this.#log;
     const counters = this.#counters;
@@ -1109,6 +1125,7 @@ export class Transport {
         host: this.#host,
         state: "provisional",
         peerMaxMessageSize,
+        peerAdvertised,
       });
       counters.connectionsOpened++;
       this.#all.add(conn);
@@ -1145,7 +1162,14 @@ export class Transport {
       if (p !== undefined && p.peerId === conn.peerId) {
         this.#counters.messageIn(msg.type);
         this.#settleRequest(p);
+        conn.noteAnswer();
         p.resolve(msg);
+        return;
+      }
+      if (conn.isKeepaliveReply(msg.replyTo)) {
+        // The answer to our own keepalive ping: liveness only.
+        this.#counters.messageIn(msg.type);
+        conn.noteAnswer();
         return;
       }
     }
@@ -1153,9 +1177,14 @@ export class Transport {
   }
 
   /**
-   * Puts a proven connection in the table. An existing live connection of
-   * the other direction wins when its dialler has the lower node ID (both
-   * ends decide alike); otherwise the newer connection replaces the older.
+   * Puts a proven connection in the table. Between two of our nodes, an
+   * existing live connection of the other direction wins when its dialler
+   * has the lower node ID (both ends decide alike); otherwise the newer
+   * connection replaces the older, which is closed. Towards a peer that does
+   * not run that tie-break (it advertises no frame limit: a Go node),
+   * nothing is closed: Go forgets a peer whenever any of its connections to
+   * it closes (node.md §13.3 item 17), so the older connection stays open as
+   * a spare and the newer takes the slot, as in Go's table.
    *
    * @returns The connection that holds the slot.
    */
@@ -1165,15 +1194,18 @@ export class Transport {
     if (
       existing !== undefined && existing !== conn && existing.state !== "closed"
     ) {
-      if (!this.#newWins(existing, conn)) {
+      if (!conn.peerAdvertised || !existing.peerAdvertised) {
+        this.#spares.keep(existing);
+      } else if (!this.#newWins(existing, conn)) {
         this.#deliberate.add(conn);
         conn.localReason = "duplicate connection";
         conn.close();
         return existing;
+      } else {
+        this.#deliberate.add(existing);
+        existing.localReason = "replaced by a newer connection";
+        existing.close();
       }
-      this.#deliberate.add(existing);
-      existing.localReason = "replaced by a newer connection";
-      existing.close();
     }
     conn.promote();
     this.#established.set(conn.peerId, conn);
@@ -1217,10 +1249,26 @@ export class Transport {
     return freshDialer < existingDialer;
   }
 
+  #healthChanged(conn: Connection): void {
+    if (this.#established.get(conn.peerId) !== conn) return;
+    const silentMs = this.#now() - conn.lastActivity;
+    if (conn.healthy) {
+      this.#log.info("peer answering again", { peer_id: conn.peerId });
+    } else {
+      this.#log.warn("peer not answering", {
+        peer_id: conn.peerId,
+        silent_ms: silentMs,
+        missed_requests: conn.missedRequests,
+      });
+    }
+    this.#emit({ type: "health", connection: conn });
+  }
+
   #closed(conn: Connection, info: ConnectionCloseInfo): void {
     this.#counters.connectionsClosed++;
     this.#all.delete(conn);
     this.#provisional.delete(conn);
+    this.#spares.delete(conn);
     if (this.#established.get(conn.peerId) !== conn) {
       this.#log.debug("connection closed", {
         peer_id: conn.peerId,
@@ -1229,6 +1277,19 @@ export class Transport {
       return;
     }
     this.#established.delete(conn.peerId);
+    const spare = this.#spares.take(conn.peerId);
+    if (spare !== undefined) {
+      // A Go peer's other connection carries on; requests sent on this one
+      // can only be answered on it, so they fail now.
+      this.#established.set(conn.peerId, spare);
+      this.#log.debug("connection closed, its spare takes over", {
+        peer_id: conn.peerId,
+        code: info.code,
+        reason: info.reason,
+      });
+      this.#failPending(conn.peerId);
+      return;
+    }
     try {
       this.#registry.setConnected(conn.peerId, false);
     } catch {
@@ -1247,17 +1308,7 @@ export class Transport {
         }
         : {}),
     });
-    for (const [id, p] of this.#pending) {
-      if (p.peerId === conn.peerId) {
-        this.#rejectRequest(
-          p,
-          new TransportError(
-            "connection_closed",
-            `Cannot complete request ${id}: connection to peer ${conn.peerId} closed`,
-          ),
-        );
-      }
-    }
+    this.#failPending(conn.peerId);
     this.#emit({ type: "disconnected", connection: conn, info });
     if (
       !this.#stopped && this.#config.reconnect && !this.#deliberate.has(conn)
@@ -1268,6 +1319,20 @@ export class Transport {
         this.#scheduleReconnect(
           { address, id: conn.peerId, publicKey: conn.peer.publicKey },
           0,
+        );
+      }
+    }
+  }
+
+  #failPending(peerId: string): void {
+    for (const [id, p] of this.#pending) {
+      if (p.peerId === peerId) {
+        this.#rejectRequest(
+          p,
+          new TransportError(
+            "connection_closed",
+            `Cannot complete request ${id}: connection to peer ${peerId} closed`,
+          ),
         );
       }
     }
@@ -1373,6 +1438,7 @@ export class Transport {
     if (options.signal) signals.push(options.signal);
     let sock: FrameSocket;
     let peerLimit = c.unadvertisedPeerMaxMessageSize;
+    let peerAdvertised = false;
     try {
       sock = await dialWebSocket(url, {
         maxMessageSize: c.maxMessageSize,
@@ -1386,8 +1452,11 @@ export class Transport {
           }
           : {}),
         onResponseHeaders: (h) => {
-          peerLimit = parseAdvertisedLimit(h.get(MAX_MESSAGE_SIZE_HEADER)) ??
-            peerLimit;
+          const advertised = parseAdvertisedLimit(
+            h.get(MAX_MESSAGE_SIZE_HEADER),
+          );
+          peerAdvertised = advertised !== undefined;
+          peerLimit = advertised ?? peerLimit;
         },
       });
     } catch (err) {
@@ -1463,6 +1532,7 @@ export class Transport {
         host: this.#host,
         state: "established",
         peerMaxMessageSize: peerLimit,
+        peerAdvertised,
       });
       this.#counters.connectionsOpened++;
       this.#dialAddress.set(conn, target.address);
