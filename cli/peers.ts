@@ -50,7 +50,7 @@ const OPTIONS = {
 /** A peer as `peers.list` returns it (older nodes send plain records). */
 type ListedPeer =
   & Peer
-  & Partial<Pick<PeerView, "state" | "dial" | "lastError">>;
+  & Partial<Pick<PeerView, "state" | "dial" | "lastError" | "healthy">>;
 
 function peerRows(peers: ListedPeer[]): string {
   if (peers.length === 0) return "no peers";
@@ -76,7 +76,9 @@ function peerRows(peers: ListedPeer[]): string {
 
 function peerState(p: ListedPeer): string {
   const s = p.state ?? (p.connected ? "connected" : "-");
-  const label = s.replace("_", " ");
+  const label = s === "connected" && p.healthy === false
+    ? "not answering"
+    : s.replace("_", " ");
   return p.dial === false && s !== "disabled" ? `${label} (no dial)` : label;
 }
 

@@ -238,6 +238,8 @@ export interface PeerView extends Peer {
    * (the node does not keep peers connected).
    */
   state: string;
+  /** While connected: whether it answers (see `PeerConnection.healthy`). */
+  healthy?: boolean;
   /** Last dial error, while not connected. */
   lastError?: string;
   /** When the next dial is due (RFC 3339), in `waiting`. */
@@ -1113,6 +1115,7 @@ export class Node {
     };
     if (conn?.state === "established") {
       view.lastSeen = iso(conn.lastActivity);
+      view.healthy = conn.healthy;
     }
     if (st?.lastError !== undefined) view.lastError = st.lastError;
     if (st?.nextAttemptAt !== undefined) {

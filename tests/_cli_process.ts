@@ -127,12 +127,14 @@ export class NodeProcess {
    * @param entry `cli.ts` or the bundled file.
    * @param root Temporary directory for its XDG dirs.
    * @param name Node name.
+   * @param extra More `start` arguments (they win over the defaults).
    * @returns The running node.
    */
   static async start(
     entry: string,
     root: string,
     name: string,
+    extra: string[] = [],
   ): Promise<NodeProcess> {
     const env = nodeEnv(root);
     const child = new Deno.Command(Deno.execPath(), {
@@ -152,6 +154,7 @@ export class NodeProcess {
         "0",
         "--log-level",
         "warn",
+        ...extra,
       ],
       env,
       clearEnv: true,
