@@ -220,3 +220,49 @@ Deno.test("leftovers of an interrupted run are removed at start; installed miner
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("peers dial off is kept across restarts and the peer is not dialled; remove forgets it", async () => {
+  const dir = await Deno.makeTempDir();
+  const withDial = (name: string): NodeOptions => ({
+    ...nodeOptions(dir, name),
+    transport: {
+      listenAddr: "127.0.0.1:0",
+      reconnectInitialDelay: 50,
+      reconnectMaxDelay: 100,
+    },
+    control: { port: 0 },
+  });
+  const b = await Node.create(withDial("b"));
+  await b.start();
+  let a = await Node.create(withDial("a"));
+  try {
+    await a.start();
+    const peer = await a.addPeer({ address: b.transport.addr, name: "bee" });
+    const client = new ControlClient(a.control!.info);
+    const view = await client.call("peers.dial", {
+      peer: "bee",
+      enabled: false,
+    }) as { dial: boolean };
+    assert.equal(view.dial, false);
+    await a.stop();
+    a = await Node.create(withDial("a"));
+    await a.start();
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(a.transport.connectedPeers().length, 0, "not dialled");
+    assert.equal(a.dialler?.status(peer.id).state, "disabled");
+    await a.settings.setDial(peer.id, true);
+    a.dialler?.refresh(peer.id);
+    await waitFor(() => a.transport.connectedPeers().length === 1);
+    await a.settings.setDial(peer.id, false);
+    await a.removePeer("bee");
+    assert.equal(a.settings.isDialDisabled(peer.id), false, "forgotten");
+    const saved = JSON.parse(
+      await Deno.readTextFile(`${dir}/a/config/peers.json`),
+    );
+    assert.equal(saved, null, "removal written before it was acknowledged");
+  } finally {
+    await a.stop();
+    await b.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
