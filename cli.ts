@@ -26,10 +26,12 @@ import { pingCommand } from "./cli/ping.ts";
 import { startCommand } from "./cli/start.ts";
 import { statsCommand } from "./cli/stats.ts";
 import { statusCommand } from "./cli/status.ts";
+import { stopCommand } from "./cli/stop.ts";
 
 /** Every subcommand, by name. */
 export const COMMANDS: Record<string, Command> = {
   start: startCommand,
+  stop: stopCommand,
   status: statusCommand,
   identity: identityCommand,
   peers: peersCommand,
@@ -56,7 +58,7 @@ Commands:
 ${lines.join("\n")}
 
 Run "lthn-p2p <command> --help" for a command's options. Operator commands
-(status, peers, ping, stats, miner, logs, deploy) act through the node that
+(stop, status, peers, ping, stats, miner, logs, deploy) act through the node that
 "lthn-p2p start" runs, found via <config dir>/control.json.
 Exit codes: 0 success, 1 failure, 2 misuse.`;
 }

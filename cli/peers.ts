@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { PeerView } from "../node/node.ts";
 import type { Peer } from "../node/peer.ts";
 import { type Command, err, EXIT_OK, out, UsageError } from "./_command.ts";
 import {
@@ -26,9 +27,11 @@ Acts on the running node's peer registry.
   add <host:port>           connect, learn the peer's identity and register it
       [--name <name>] [--id <node id>] [--key <public key>]  (pin who it must be)
   remove <peer>             forget a peer and close its connection
+  dial <peer> [on|off]      keep a peer connected (on, the default) or not
   allow <public key>        add a key to the allowlist
   revoke <public key>       remove a key from the allowlist
-  mode [open|allowlist]     show or set who may connect (not persisted: see start --auth)
+  mode [open|allowlist]     show or set who may connect (kept across restarts;
+                            start --auth overrides it for one run)
   trust <key|code>          obey commands (deploy, miners, stats, logs) from this
       [--name <name>]       controller: its public key, or the pairing code that
                             "lthn-p2p identity show --pairing" prints on it; saved
@@ -73,10 +76,15 @@ function trustedRows(list: Trusted[]): string {
   );
 }
 
-function peerRows(peers: Peer[]): string {
+/** A peer as `peers.list` returns it (older nodes send plain records). */
+type ListedPeer =
+  & Peer
+  & Partial<Pick<PeerView, "state" | "dial" | "lastError" | "healthy">>;
+
+function peerRows(peers: ListedPeer[]): string {
   if (peers.length === 0) return "no peers";
-  return table(
-    ["ID", "NAME", "ADDRESS", "ROLE", "SCORE", "PING", "CONNECTED"],
+  const rows = table(
+    ["ID", "NAME", "ADDRESS", "ROLE", "SCORE", "PING", "STATE", "LAST SEEN"],
     peers.map((p) => [
       p.id,
       p.name,
@@ -84,14 +92,38 @@ function peerRows(peers: Peer[]): string {
       p.role || "-",
       String(Math.round(p.score * 10) / 10),
       p.pingMs > 0 ? `${p.pingMs.toFixed(1)} ms` : "-",
-      p.connected ? "yes" : "no",
+      peerState(p),
+      ago(p.lastSeen),
     ]),
   );
+  const errors = peers.filter((p) => p.lastError && p.state !== "connected")
+    .map((p) => `  ${p.name || p.id}: ${p.lastError}`);
+  return errors.length === 0
+    ? rows
+    : `${rows}\nlast dial errors:\n${errors.join("\n")}`;
+}
+
+function peerState(p: ListedPeer): string {
+  const s = p.state ?? (p.connected ? "connected" : "-");
+  const label = s === "connected" && p.healthy === false
+    ? "not answering"
+    : s.replace("_", " ");
+  return p.dial === false && s !== "disabled" ? `${label} (no dial)` : label;
+}
+
+function ago(rfc3339: string): string {
+  const t = Date.parse(rfc3339);
+  if (!Number.isFinite(t) || t <= 0) return "never";
+  const s = Math.max(0, Math.round((Date.now() - t) / 1000));
+  if (s < 120) return `${s}s ago`;
+  if (s < 7200) return `${Math.round(s / 60)}m ago`;
+  if (s < 172800) return `${Math.round(s / 3600)}h ago`;
+  return `${Math.round(s / 86400)}d ago`;
 }
 
 export const peersCommand: Command = {
   summary:
-    "list, add, remove, allow, revoke peers; auth mode; trust and distrust controllers; best peers",
+    "list, add, remove, dial, allow, revoke peers; auth mode; trust and distrust controllers; best peers",
   async run(args: string[]): Promise<number> {
     const { values, positionals } = parse(args, OPTIONS);
     if (helped(values, HELP)) return EXIT_OK;
@@ -110,7 +142,7 @@ export const peersCommand: Command = {
         expectPositionals(rest, 0, 0, "");
         only([]);
         const c = await client(values);
-        const peers = await c.call("peers.list") as Peer[];
+        const peers = await c.call("peers.list") as ListedPeer[];
         if (json) printJson(peers);
         else {
           out(peerRows(peers));
@@ -149,6 +181,29 @@ export const peersCommand: Command = {
         }) as Peer;
         if (json) printJson(p);
         else out(`removed peer ${p.name || "(unnamed)"} ${p.id}`);
+        return EXIT_OK;
+      }
+      case "dial": {
+        expectPositionals(rest, 1, 2, "the peer");
+        only([]);
+        const want = rest[1];
+        if (want !== undefined && want !== "on" && want !== "off") {
+          throw new UsageError(`dial takes on or off, got "${want}"`);
+        }
+        const body: Record<string, unknown> = { peer: rest[0] };
+        if (want !== undefined) body.enabled = want === "on";
+        const p = await (await client(values)).call(
+          "peers.dial",
+          body,
+        ) as ListedPeer;
+        if (json) printJson(p);
+        else {
+          out(
+            `${p.name || p.id}: dial ${p.dial === false ? "off" : "on"}, ${
+              peerState(p)
+            }`,
+          );
+        }
         return EXIT_OK;
       }
       case "allow":
@@ -265,7 +320,7 @@ export const peersCommand: Command = {
       }
       default:
         throw new UsageError(
-          `unknown peers action "${action}": use list, add, remove, allow, revoke, mode, trust, distrust, trusted or best`,
+          `unknown peers action "${action}": use list, add, remove, dial, allow, revoke, mode, trust, distrust, trusted or best`,
         );
     }
   },

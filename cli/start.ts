@@ -13,6 +13,7 @@ import {
 } from "../logging/mod.ts";
 import type { NodeRole } from "../node/identity.ts";
 import { Node, type NodeOptions } from "../node/node.ts";
+import { DirectoryLockedError } from "../node/dir_lock.ts";
 import type { AuthMode } from "../node/peer.ts";
 import {
   parseListenAddr,
@@ -27,11 +28,11 @@ const HELP = `Usage: lthn-p2p start [options]
 
 Runs a node: loads the identity (creating one on first start), listens for
 peers, answers commands and serves the local control API. Stops cleanly on
-Ctrl+C (SIGINT) or SIGTERM. Every option is optional.
+Ctrl+C (SIGINT), SIGTERM or "lthn-p2p stop". Every option is optional.
 
 Options:
   --role <role>          dual (default), worker or controller
-  --name <name>          name of a new identity (default: the host name)
+  --name <name>          node name (default: the host name); renames an existing identity
   --listen <host:port>   where peers connect (default :9091; port 0 picks one)
   --ws-path <path>       WebSocket path (default /ws)
   --tls-cert <file>      PEM certificate; with --tls-key, peers use wss://
@@ -333,7 +334,7 @@ function summary(node: Node): string {
     `  peers        ${p.peersPath} (${node.registry.count} known, auth ${node.registry.getAuthMode()})`,
     `  commands     ${commandsLine(node)}`,
     `  miners       ${p.dataDir}/miners`,
-    "Stop with Ctrl+C.",
+    node.control ? 'Stop with Ctrl+C or "lthn-p2p stop".' : "Stop with Ctrl+C.",
   ];
   return lines.join("\n");
 }
@@ -415,7 +416,18 @@ export async function runNode(
     format: settings.logJson ? "json" : "text",
   });
   setGlobalLogger(logger);
-  const node = await Node.create(nodeOptions(settings, logger));
+  let node: Node;
+  try {
+    node = await Node.create(nodeOptions(settings, logger));
+  } catch (e) {
+    if (e instanceof DirectoryLockedError) {
+      throw new Error(
+        `${e.message}; stop that one first ("lthn-p2p stop" with the same --config-dir), ` +
+          "or give this one its own --data-dir and --config-dir",
+      );
+    }
+    throw e;
+  }
   const stopped = waitForSignal(abort);
   try {
     await node.start();
@@ -450,10 +462,18 @@ export async function runNode(
       `lthn-p2p: WARNING: --trust-any-controller: any peer that can reach ${node.listenUrl} can deploy and run programs on this machine`,
     );
   }
-  const why = await stopped.promise;
+  const why = await Promise.race([
+    stopped.promise,
+    node.stopRequested.then(() => "control"),
+  ]);
+  stopped.cancel();
   err(
     `lthn-p2p: ${
-      why === "abort" ? "stopping" : `${why} received, stopping`
+      why === "abort"
+        ? "stopping"
+        : why === "control"
+        ? "stop requested (lthn-p2p stop), stopping"
+        : `${why} received, stopping`
     } (disconnecting peers, stopping miners, saving peers)`,
   );
   let forced = false;

@@ -5,6 +5,7 @@
  */
 
 import type { StatsPayload } from "../node/message.ts";
+import type { FleetReport } from "../node/node.ts";
 import { type Command, EXIT_OK, out } from "./_command.ts";
 import {
   client,
@@ -20,7 +21,9 @@ import {
 const HELP = `Usage: lthn-p2p stats [peer] [options]
 
 Asks one worker (or, without <peer>, every connected worker) for its stats:
-name, uptime and each miner's hashrate, shares and pool.
+name, uptime and each miner's hashrate, shares and pool. Without <peer>,
+workers that are not answering are not waited for: they are listed, with
+the registered workers that are not connected.
 
 Options:
 ${CLIENT_HELP}`;
@@ -53,6 +56,34 @@ function render(s: StatsPayload): string {
   ).split("\n").map((l) => "  " + l).join("\n");
 }
 
+function renderFleet(f: FleetReport): string {
+  const list = Object.values(f.stats ?? {});
+  const lines = list.map(render);
+  const missing = f.missing ?? [];
+  const away = f.notConnected ?? [];
+  if (missing.length > 0) {
+    lines.push(`no answer from ${missing.length} connected worker(s):`);
+    for (const m of missing) {
+      lines.push(`  ${m.name || "-"} ${m.peerId}  ${m.reason}: ${m.error}`);
+    }
+  }
+  if (away.length > 0) {
+    lines.push(`${away.length} registered worker(s) not connected:`);
+    for (const a of away) {
+      const why = a.lastError ? `, ${a.lastError}` : "";
+      lines.push(
+        `  ${a.name || "-"} ${a.peerId} at ${a.address}  ${
+          a.state.replace("_", " ")
+        }${why}`,
+      );
+    }
+  }
+  if (lines.length === 0) {
+    return 'no workers: connect one with "lthn-p2p peers add <host:port>"';
+  }
+  return lines.join("\n");
+}
+
 export const statsCommand: Command = {
   summary: "show a worker's stats (or every connected worker's)",
   async run(args: string[]): Promise<number> {
@@ -66,16 +97,9 @@ export const statsCommand: Command = {
       else out(render(s));
       return EXIT_OK;
     }
-    const all = await c.call("stats", {}) as Record<string, StatsPayload>;
-    if (values.json) printJson(all);
-    else {
-      const list = Object.values(all);
-      out(
-        list.length === 0
-          ? "no connected workers answered"
-          : list.map(render).join("\n"),
-      );
-    }
+    const fleet = await c.call("stats", {}) as FleetReport;
+    if (values.json) printJson(fleet);
+    else out(renderFleet(fleet));
     return EXIT_OK;
   },
 };

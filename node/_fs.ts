@@ -143,3 +143,31 @@ export async function removeStaleTemps(path: string): Promise<string[]> {
   }
   return removed;
 }
+
+/**
+ * Removes every temporary file that {@linkcode writeFileAtomic} left in a
+ * directory (any target) whose writer is no longer running. Where liveness
+ * cannot be checked, nothing is removed.
+ *
+ * @param dir The directory (absent or unreadable: nothing to do).
+ * @returns The names removed.
+ */
+export async function removeStaleTempsIn(dir: string): Promise<string[]> {
+  const pattern = /^.+\.(\d+)\.\d+\.tmp$/;
+  const removed: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const m = entry.isFile ? pattern.exec(entry.name) : null;
+      if (!m || processAlive(Number(m[1]))) continue;
+      try {
+        await Deno.remove(`${dir}/${entry.name}`);
+        removed.push(entry.name);
+      } catch {
+        // another process may have removed it
+      }
+    }
+  } catch {
+    // a missing or unreadable directory has nothing to clean
+  }
+  return removed;
+}

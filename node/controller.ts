@@ -89,6 +89,18 @@ export interface ControllerTransport {
    */
   connections?(): Iterable<PeerConnection>;
   /**
+   * Listens for connection and health changes (a `Transport` has it); fleet
+   * operations use it to stop waiting on peers that turn unhealthy.
+   *
+   * @param listener The listener.
+   * @returns Removes it.
+   */
+  onConnection?(
+    listener: (
+      event: { type: string; connection: PeerConnection },
+    ) => void,
+  ): () => void;
+  /**
    * Sends a request and resolves with the reply from that peer, matched on
    * the read path (a `Transport` has it). When present, the controller uses
    * it, so replies never wait behind message handlers (on a dual node, a
@@ -105,6 +117,34 @@ export interface ControllerTransport {
     message: Message,
     options: { timeout?: number; signal?: AbortSignal },
   ): Promise<Message>;
+}
+
+/** Why a peer is missing from {@linkcode FleetStats}. */
+export interface FleetMiss {
+  /** The peer. */
+  peerId: string;
+  /**
+   * `unhealthy` (not answering, not waited for), `timeout`, `disconnected`
+   * or `failed` (an error reply or a send failure).
+   */
+  reason: "unhealthy" | "timeout" | "disconnected" | "failed";
+  /** In words. */
+  error: string;
+}
+
+/** What {@linkcode Controller.getFleetStats} returns. */
+export interface FleetStats {
+  /** Stats by peer ID. */
+  stats: Map<string, StatsPayload>;
+  /** The connected workers that gave none, and why. */
+  missing: FleetMiss[];
+}
+
+function unhealthyText(conn: PeerConnection): string {
+  const silent = Math.max(0, Date.now() - conn.lastActivity);
+  return conn.missedRequests > 0 && silent < 1_000
+    ? `${conn.missedRequests} requests in a row unanswered`
+    : `silent for ${(silent / 1000).toFixed(1)} s`;
 }
 
 /** The parts of a peer registry the controller uses. */
@@ -631,7 +671,10 @@ export class Controller {
     };
     this.#pending.set(message.id, entry);
     // Declared after `entry`; `done` only runs once a settle path fires, later.
-    const timer = setTimeout(() => {
+    // With a request-capable transport, its deadline is the timeout (it also
+    // counts the miss against the connection's health); the fallback timer
+    // only serves transports without one.
+    const timer = cancel !== undefined ? undefined : setTimeout(() => {
       if (this.#pending.get(message.id) !== entry) return;
       this.#pending.delete(message.id);
       entry.reject(
@@ -655,8 +698,7 @@ export class Controller {
     };
     if (cancel !== undefined) {
       this.#transport.request!(conn.peerId, message, {
-        // Ours fires first and keeps Go's message; this one only cleans up.
-        timeout: timeoutMs + 1_000,
+        timeout: timeoutMs,
         signal: cancel.signal,
       }).then((reply) => {
         if (this.#pending.get(message.id) !== entry) return;
@@ -739,8 +781,9 @@ export class Controller {
   }
 
   /**
-   * Asks every connected worker for its stats, in parallel. Peers that fail
-   * or time out are left out (debug log).
+   * Asks every connected worker for its stats, in parallel. Peers that fail,
+   * time out or are unhealthy are left out (see
+   * {@linkcode Controller.getFleetStats} for why each one is missing).
    *
    * @param options Timeout (per peer) and signal.
    * @returns Stats by peer ID.
@@ -749,22 +792,91 @@ export class Controller {
   async getAllStats(
     options: ControllerRequestOptions = {},
   ): Promise<Map<string, StatsPayload>> {
+    return (await this.getFleetStats(options)).stats;
+  }
+
+  /**
+   * Asks every connected worker for its stats, in parallel, without waiting
+   * on peers that do not answer: a peer whose connection is unhealthy (see
+   * `PeerConnection.healthy`) is not asked, and the wait for one that turns
+   * unhealthy meanwhile ends then. Peers that advertise the `controller`
+   * role run no worker and are not asked. Each peer missing from `stats` is
+   * listed in `missing` with the reason.
+   *
+   * @param options Timeout (per peer) and signal.
+   * @returns The stats, and the peers that gave none.
+   * @throws {ControllerError} `no_identity`.
+   */
+  async getFleetStats(
+    options: ControllerRequestOptions = {},
+  ): Promise<FleetStats> {
     this.#ownId();
     const ids = new Set<string>();
     for (const p of this.#registry?.getConnectedPeers() ?? []) ids.add(p.id);
     for (const c of this.#transport.connections?.() ?? []) ids.add(c.peerId);
-    const out = new Map<string, StatsPayload>();
-    await Promise.all([...ids].map(async (id) => {
-      try {
-        out.set(id, await this.getRemoteStats(id, options));
-      } catch (err) {
-        this.#log.debug("failed to get stats from peer", {
-          peer_id: id,
-          error: causeText(err),
-        });
+    const result: FleetStats = { stats: new Map(), missing: [] };
+    const waiting = new Map<string, AbortController>();
+    const off = this.#transport.onConnection?.((e) => {
+      if (e.type === "disconnected" || e.connection.healthy === false) {
+        waiting.get(e.connection.peerId)?.abort("unhealthy");
       }
-    }));
-    return out;
+    });
+    try {
+      await Promise.all([...ids].map(async (id) => {
+        const conn = this.#transport.getConnection(id);
+        if (conn?.peer.role === "controller") return;
+        if (conn?.healthy === false) {
+          result.missing.push({
+            peerId: id,
+            reason: "unhealthy",
+            error: unhealthyText(conn),
+          });
+          return;
+        }
+        const ctrl = new AbortController();
+        waiting.set(id, ctrl);
+        const signal = options.signal
+          ? AbortSignal.any([options.signal, ctrl.signal])
+          : ctrl.signal;
+        try {
+          result.stats.set(
+            id,
+            await this.getRemoteStats(id, { ...options, signal }),
+          );
+        } catch (err) {
+          const c = this.#transport.getConnection(id);
+          const miss: FleetMiss = ctrl.signal.aborted
+            ? {
+              peerId: id,
+              reason: c === undefined ? "disconnected" : "unhealthy",
+              error: c === undefined
+                ? "disconnected while asked"
+                : unhealthyText(c),
+            }
+            : {
+              peerId: id,
+              reason: err instanceof ControllerError && err.code === "timeout"
+                ? "timeout"
+                : err instanceof ControllerError &&
+                    err.code === "disconnected"
+                ? "disconnected"
+                : "failed",
+              error: causeText(err),
+            };
+          result.missing.push(miss);
+          this.#log.debug("failed to get stats from peer", {
+            peer_id: id,
+            reason: miss.reason,
+            error: miss.error,
+          });
+        } finally {
+          waiting.delete(id);
+        }
+      }));
+    } finally {
+      off?.();
+    }
+    return result;
   }
 
   /**

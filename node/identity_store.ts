@@ -388,6 +388,55 @@ export class NodeManager {
   }
 
   /**
+   * Renames the identity: `node.json` is rewritten atomically (when the
+   * manager has files) and the in-memory identity changes only after the
+   * write succeeded. The key, ID and creation time stay.
+   *
+   * @param name The new name.
+   * @returns A copy of the renamed identity.
+   * @throws {IdentityError} `no-identity`, or `write-failed`.
+   * @throws {TypeError} When the name is not a string.
+   *
+   * @example Renaming an in-memory identity
+   * ```ts
+   * import { NodeManager } from "@lthn/p2p/node";
+   * import assert from "node:assert/strict";
+   *
+   * const m = NodeManager.fromPrivateKey(new Uint8Array(32).fill(3), { name: "old", role: "worker" });
+   * const id = m.getIdentity()!.id;
+   * assert.equal((await m.rename("new")).name, "new");
+   * assert.equal(m.getIdentity()!.id, id);
+   * ```
+   */
+  async rename(name: string): Promise<NodeIdentity> {
+    if (typeof name !== "string") {
+      throw new TypeError("Cannot rename identity: the name must be a string");
+    }
+    if (!this.#identity) {
+      throw new IdentityError(
+        "no-identity",
+        "Cannot rename identity: node identity not initialized",
+      );
+    }
+    const renamed: NodeIdentity = { ...this.#identity, name };
+    if (this.#configPath) {
+      try {
+        await writeFileAtomic(this.#configPath, identityJson(renamed), {
+          mode: 0o644,
+        });
+      } catch (err) {
+        throw new IdentityError(
+          "write-failed",
+          `Cannot save identity ${this.#configPath}: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+    }
+    this.#identity = renamed;
+    return { ...renamed };
+  }
+
+  /**
    * Derives the shared secret with a peer: SHA-256 of the X25519 result.
    *
    * @param peerPublicKey The peer's base64 public key.

@@ -32,5 +32,7 @@ export * from "./controller.ts";
 export * from "./worker.ts";
 export * from "./managers/mod.ts";
 export * from "./node.ts";
+export * from "./dir_lock.ts";
+export * from "./registry/settings.ts";
 export * from "./control_api.ts";
 export * from "./metrics.ts";

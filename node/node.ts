@@ -19,6 +19,9 @@ import {
   verifyBundle,
 } from "./bundle.ts";
 import { defaultPaths } from "./_paths.ts";
+import { removeLeftovers, scratchDir } from "./_leftovers.ts";
+import { DirectoryLock } from "./dir_lock.ts";
+import { PeerSettings } from "./registry/settings.ts";
 import type { CommandAuthorizer, WorkerCommand } from "./authorization.ts";
 import { Controller, ControllerError, deployFrameSize } from "./controller.ts";
 import {
@@ -57,6 +60,7 @@ import {
   OUTBOUND_HANDSHAKE_FAILURES,
 } from "./transport/stats.ts";
 import { Transport } from "./transport/transport.ts";
+import { Dialler } from "./transport/dialler.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
 import { CommandCounts } from "./ops/command_audit.ts";
 import type { CommandPolicyKind } from "./ops/command_policy.ts";
@@ -129,7 +133,11 @@ export interface NodeOptions {
   configDir?: string;
   /** An identity to use instead of the files. */
   identity?: NodeManager;
-  /** Name of a newly created identity (default: the host name, made valid). */
+  /**
+   * The node's name: given to a new identity (default: the host name, made
+   * valid); an identity loaded from its files under another name is renamed
+   * (`node.json` rewritten).
+   */
   name?: string;
   /**
    * Role: of a newly created identity, and which parts run — `controller`
@@ -240,6 +248,51 @@ export interface NodeStatus {
   miners: { name: string; type: string }[];
 }
 
+/** What {@linkcode Node.fleetStats} reports (the control API's `stats` without a peer). */
+export interface FleetReport {
+  /** Stats by peer ID, of the workers that answered. */
+  stats: Record<string, StatsPayload>;
+  /** Connected workers that gave no stats, and why. */
+  missing: {
+    peerId: string;
+    name: string;
+    reason: string;
+    error: string;
+    /** When it was last heard from (RFC 3339). */
+    lastSeen: string;
+  }[];
+  /** Registered workers with an address that are not connected. */
+  notConnected: {
+    peerId: string;
+    name: string;
+    address: string;
+    /** Dial state (see {@linkcode PeerView.state}). */
+    state: string;
+    /** Last dial error, if any. */
+    lastError?: string;
+    /** When it was last seen (RFC 3339; the zero time for never). */
+    lastSeen: string;
+  }[];
+}
+
+/** A peer as `peers list` reports it: the registry record and its connection. */
+export interface PeerView extends Peer {
+  /** Whether the node keeps it connected (`false`: marked not to be dialled). */
+  dial: boolean;
+  /**
+   * `connected`, `dialling`, `waiting` (`nextAttemptAt`), `disabled`,
+   * `gave_up`, `no_address` (it dials us), `stopped` or `not_dialled`
+   * (the node does not keep peers connected).
+   */
+  state: string;
+  /** While connected: whether it answers (see `PeerConnection.healthy`). */
+  healthy?: boolean;
+  /** Last dial error, while not connected. */
+  lastError?: string;
+  /** When the next dial is due (RFC 3339), in `waiting`. */
+  nextAttemptAt?: string;
+}
+
 /** Options of {@linkcode Node.deploy}. */
 export interface NodeDeployRequest {
   /** What to send. */
@@ -288,6 +341,9 @@ function toControlError(err: unknown): unknown {
   }
   if (err instanceof ControllerError && err.code === "peer_not_found") {
     return new ControlApiError("not_found", err.message, { cause: err });
+  }
+  if (err instanceof TransportError && err.code === "self_connection") {
+    return new ControlApiError("bad_request", err.message, { cause: err });
   }
   return err;
 }
@@ -364,6 +420,13 @@ export class Node {
   readonly identityStore: NodeManager;
   /** Peer registry. */
   readonly registry: PeerRegistry;
+  /** Operator settings the peers file has no place for (mode, peers not to dial). */
+  readonly settings: PeerSettings;
+  /**
+   * Keeps registered peers with an address connected, from `start` on
+   * (absent when `transport.reconnect` is `false`).
+   */
+  readonly dialler: Dialler | undefined;
   /** Encrypted WebSocket transport. */
   readonly transport: Transport;
   /** Sends commands to workers. */
@@ -393,18 +456,24 @@ export class Node {
   #startedAt = 0;
   #state: "new" | "running" | "stopping" | "stopped" = "new";
   #stopping: Promise<void> | undefined;
+  readonly #stopRequest = Promise.withResolvers<string>();
+  readonly #lock: DirectoryLock;
 
   private constructor(
     options: NodeOptions,
     parts: {
       identity: NodeManager;
       registry: PeerRegistry;
+      settings: PeerSettings;
       paths: NodePaths;
       role: NodeRole;
       log: Logger;
       trust: TrustStore;
+      lock: DirectoryLock;
     },
   ) {
+    this.#lock = parts.lock;
+    this.settings = parts.settings;
     this.identityStore = parts.identity;
     this.trust = parts.trust;
     this.registry = parts.registry;
@@ -412,12 +481,29 @@ export class Node {
     this.role = parts.role;
     this.#log = parts.log;
     this.#controlOptions = options.control ?? {};
+    // The dialler keeps peers connected (and redials dropped ones) in the
+    // transport's stead, with the transport's reconnection settings.
+    const keep = options.transport?.reconnect !== false;
     this.transport = new Transport({
       node: parts.identity,
       registry: parts.registry,
-      config: options.transport ?? {},
+      config: { ...options.transport, reconnect: false },
       logger: parts.log.child("transport"),
     });
+    if (keep) {
+      const t = this.transport.config;
+      this.dialler = new Dialler({
+        transport: this.transport,
+        registry: parts.registry,
+        isDisabled: (id) => parts.settings.isDialDisabled(id),
+        config: {
+          initialDelay: t.reconnectInitialDelay,
+          maxDelay: t.reconnectMaxDelay,
+          maxAttempts: t.reconnectMaxAttempts,
+        },
+        logger: parts.log.child("transport:dialler"),
+      });
+    }
     const stats = () => this.transport.stats();
     const m = this.metrics = options.metrics ?? new MetricsRegistry();
     m.gauge(
@@ -580,11 +666,17 @@ export class Node {
   }
 
   /**
-   * Loads (or creates) the identity, opens the registry and builds every
-   * part. Nothing listens until {@linkcode Node.start}.
+   * Locks the data and config directories (one node per directory; the
+   * lock is released by {@linkcode Node.stop}, or by the kernel when the
+   * process dies), removes what an interrupted run left there (deploy
+   * staging directories, temporary files, miner run configs), loads (or
+   * creates) the identity, opens the registry and builds every part.
+   * Nothing listens until {@linkcode Node.start}.
    *
    * @param options Directories, identity, role, transport, managers, control API.
    * @returns The node.
+   * @throws {DirectoryLockedError} When another node runs on one of the
+   * directories (nothing was touched).
    * @throws {IdentityError} When the identity files exist but cannot be
    * loaded (they are never overwritten).
    * @throws {RangeError} For an invalid transport configuration or role.
@@ -602,6 +694,29 @@ export class Node {
         `Invalid role: expected controller, worker or dual, got "${options.role}"`,
       );
     }
+    // One node per directory: nothing below runs while another node does.
+    const lock = await DirectoryLock.acquire([paths.dataDir, paths.configDir]);
+    try {
+      const removed = await removeLeftovers(paths);
+      if (removed.length > 0) {
+        log.info("removed leftovers of an interrupted run", {
+          count: removed.length,
+          first: removed[0],
+        });
+      }
+      return await Node.#create(options, paths, log, lock);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  static async #create(
+    options: NodeOptions,
+    paths: NodePaths,
+    log: Logger,
+    lock: DirectoryLock,
+  ): Promise<Node> {
     let identity = options.identity;
     if (!identity) {
       identity = await NodeManager.open({
@@ -620,6 +735,15 @@ export class Node {
           options.name ?? safeNodeName(host),
           options.role ?? "dual",
         );
+      } else if (
+        options.name !== undefined &&
+        options.name !== identity.getIdentity()?.name
+      ) {
+        await identity.rename(options.name);
+        log.info("identity renamed", {
+          name: options.name,
+          path: paths.identityPath,
+        });
       }
     }
     const id = identity.getIdentity();
@@ -631,15 +755,33 @@ export class Node {
       regOpts.saveDelayMs = options.registrySaveDelayMs;
     }
     const registry = await PeerRegistry.open(paths.peersPath, regOpts);
+    let settings: PeerSettings;
+    try {
+      settings = await PeerSettings.open(paths.peersPath, { logger: log });
+    } catch (err) {
+      await registry.close();
+      throw err;
+    }
     let trust: TrustStore | undefined;
     try {
-      if (options.authMode) registry.setAuthMode(options.authMode);
+      // A mode given for this run wins over the one last set with `peers mode`.
+      const mode = options.authMode ?? settings.authMode;
+      if (mode) registry.setAuthMode(mode);
       const role: NodeRole = options.role ?? id.role ?? "dual";
       trust = await TrustStore.open(paths.trustPath, {
         logger: log,
         pinned: options.trustedControllers ?? [],
       });
-      return new Node(options, { identity, registry, paths, role, log, trust });
+      return new Node(options, {
+        identity,
+        registry,
+        settings,
+        paths,
+        role,
+        log,
+        lock,
+        trust,
+      });
     } catch (err) {
       await trust?.close();
       await registry.close();
@@ -661,6 +803,14 @@ export class Node {
   /** The control API server, when running. */
   get control(): ControlServer | undefined {
     return this.#control;
+  }
+
+  /**
+   * Resolves (with who asked) once a stop was requested through the
+   * control API (`lthn-p2p stop`); the node is then already stopping.
+   */
+  get stopRequested(): Promise<string> {
+    return this.#stopRequest.promise;
   }
 
   /**
@@ -690,7 +840,9 @@ export class Node {
           handlers: this.#handlers(),
           metricsContentType: METRICS_CONTENT_TYPE,
         });
+        await this.#lock.setControl(this.#control.url);
       }
+      this.dialler?.start();
     } catch (err) {
       await this.stop();
       throw err;
@@ -735,6 +887,7 @@ export class Node {
     await step(() => this.#control?.stop());
     this.worker?.close();
     this.controller.close();
+    this.dialler?.stop();
     await step(() => this.transport.stop());
     if (this.#ownsMiners && this.minerManager instanceof ProcessMinerManager) {
       await step(() => (this.minerManager as ProcessMinerManager).close());
@@ -742,8 +895,11 @@ export class Node {
     for (const p of this.registry.getConnectedPeers()) {
       this.registry.setConnected(p.id, false);
     }
+    // Written even when nothing changed (an empty registry included).
+    await step(() => this.registry.save());
     await step(() => this.registry.close());
     await step(() => this.trust.close());
+    this.#lock.release();
     this.#state = "stopped";
     this.#log.info("node stopped", { node_id: this.identity.id });
     if (errors.length > 0) {
@@ -796,12 +952,14 @@ export class Node {
 
   /**
    * Connects to a peer at an address, learns its identity from the
-   * handshake and registers it (or updates its address).
+   * handshake and registers it (or updates its address). The peers file is
+   * written (atomically, fsync-ed) before this resolves.
    *
    * @param target Address, optional pins (`id`, `publicKey`) and name.
    * @returns The registered peer.
-   * @throws {TransportError} When the peer cannot be reached or is not who the pins say.
-   * @throws {RegistryError} When the name is invalid.
+   * @throws {TransportError} When the peer cannot be reached or is not who
+   * the pins say (`self_connection` for this node's own address).
+   * @throws {RegistryError} When the name is invalid, or `save-failed`.
    */
   async addPeer(
     target: { address: string; id?: string; publicKey?: string; name?: string },
@@ -832,19 +990,26 @@ export class Node {
       });
       this.registry.setConnected(peer.id, true);
     }
+    // An operator's change is on disk before it is acknowledged.
+    await this.registry.save();
     return this.registry.getPeer(peer.id)!;
   }
 
   /**
-   * Removes a peer from the registry and closes its connection.
+   * Removes a peer from the registry (written before this resolves), forgets
+   * its settings and closes its connection.
    *
    * @param ref Peer ID, name or prefix.
    * @returns The removed peer.
    * @throws {ControlApiError} `not_found`.
+   * @throws {RegistryError} `save-failed`.
    */
   async removePeer(ref: string): Promise<Peer> {
     const peer = this.resolvePeer(ref);
     this.registry.removePeer(peer.id);
+    await this.registry.save();
+    await this.settings.forget(peer.id);
+    this.dialler?.refresh(peer.id);
     await this.transport.disconnect(peer.id, "removed");
     return peer;
   }
@@ -880,6 +1045,53 @@ export class Node {
    */
   allStats(): Promise<Map<string, StatsPayload>> {
     return this.#timed("get_all_stats", () => this.controller.getAllStats());
+  }
+
+  /**
+   * Reads the stats of every connected worker without waiting on those
+   * that do not answer, and says which workers gave none and why — the
+   * unhealthy, failed and timed-out ones, and the registered workers that
+   * are not connected (with their last dial error).
+   *
+   * @returns The report.
+   */
+  async fleetStats(): Promise<FleetReport> {
+    const r = await this.#timed(
+      "get_all_stats",
+      () => this.controller.getFleetStats(),
+    );
+    const name = (id: string) => this.registry.getPeer(id)?.name ?? "";
+    const report: FleetReport = {
+      stats: Object.fromEntries(r.stats),
+      missing: r.missing.map((m) => {
+        const conn = this.transport.getConnection(m.peerId);
+        return {
+          ...m,
+          name: name(m.peerId),
+          lastSeen: conn
+            ? iso(conn.lastActivity)
+            : this.registry.getPeer(m.peerId)?.lastSeen ?? "",
+        };
+      }),
+      notConnected: [],
+    };
+    for (const p of this.registry.listPeers()) {
+      if (p.address === "" || p.role === "controller") continue;
+      if (this.transport.getConnection(p.id)?.state === "established") {
+        continue;
+      }
+      const v = this.#peerView(p);
+      const item: FleetReport["notConnected"][number] = {
+        peerId: p.id,
+        name: p.name,
+        address: p.address,
+        state: v.state,
+        lastSeen: p.lastSeen,
+      };
+      if (v.lastError !== undefined) item.lastError = v.lastError;
+      report.notConnected.push(item);
+    }
+    return report;
   }
 
   /**
@@ -927,7 +1139,11 @@ export class Node {
       if (!request.miner || !request.name) {
         throw new TypeError("A miner deploy needs a name and the miner file");
       }
-      const tmp = await Deno.makeTempDir({ prefix: "lthn-deploy-" });
+      // In the data directory, so that a crash leaves nothing in /tmp and
+      // the next start removes it.
+      const scratch = scratchDir(this.paths.dataDir);
+      await Deno.mkdir(scratch, { recursive: true, mode: 0o700 });
+      const tmp = await Deno.makeTempDir({ dir: scratch, prefix: "deploy-" });
       try {
         const path = join(tmp, basename(request.miner.fileName) || "miner");
         await Deno.writeFile(path, request.miner.data, { mode: 0o600 });
@@ -1025,6 +1241,31 @@ export class Node {
     };
   }
 
+  /**
+   * A registry peer as `peers list` shows it: the record, whether it is
+   * dialled, where its connection stands and when it was last heard from.
+   */
+  #peerView(p: Peer): PeerView {
+    const conn = this.transport.getConnection(p.id);
+    const st = this.dialler?.status(p.id);
+    const view: PeerView = {
+      ...p,
+      dial: !this.settings.isDialDisabled(p.id),
+      state: conn?.state === "established"
+        ? "connected"
+        : st?.state ?? (p.address === "" ? "no_address" : "not_dialled"),
+    };
+    if (conn?.state === "established") {
+      view.lastSeen = iso(conn.lastActivity);
+      view.healthy = conn.healthy;
+    }
+    if (st?.lastError !== undefined) view.lastError = st.lastError;
+    if (st?.nextAttemptAt !== undefined) {
+      view.nextAttemptAt = iso(st.nextAttemptAt);
+    }
+    return view;
+  }
+
   // ------------------------------------------------------------ control API
 
   #trustedList(): (TrustedController & { peer?: string })[] {
@@ -1063,8 +1304,33 @@ export class Node {
       throw new TypeError("The request body must be a JSON object");
     }
     switch (op) {
+      case "node.stop": {
+        this.#log.info("stop requested through the control API", {
+          node_id: this.identity.id,
+        });
+        this.#stopRequest.resolve("control API");
+        // After this answer is on its way; stop() waits for it to finish.
+        setTimeout(() => {
+          this.stop().catch((err) =>
+            this.#log.error("stop failed", { error: String(err) })
+          );
+        }, 0);
+        return { pid: Deno.pid, name: this.identity.name };
+      }
       case "peers.list":
-        return this.registry.listPeers();
+        return this.registry.listPeers().map((p) => this.#peerView(p));
+      case "peers.dial": {
+        const peer = this.resolvePeer(str(b, "peer")!);
+        const on = b.enabled;
+        if (on !== undefined) {
+          if (typeof on !== "boolean") {
+            throw new TypeError('"enabled" must be a boolean');
+          }
+          await this.settings.setDial(peer.id, on);
+          this.dialler?.refresh(peer.id);
+        }
+        return this.#peerView(this.registry.getPeer(peer.id)!);
+      }
       case "peers.add": {
         const t: {
           address: string;
@@ -1102,7 +1368,10 @@ export class Node {
       }
       case "peers.mode": {
         const mode = str(b, "mode", false);
-        if (mode !== undefined) this.registry.setAuthMode(mode as AuthMode);
+        if (mode !== undefined) {
+          this.registry.setAuthMode(mode as AuthMode);
+          await this.settings.setAuthMode(mode as AuthMode);
+        }
         return {
           mode: this.registry.getAuthMode(),
           allowed: this.registry.listAllowedPublicKeys(),
@@ -1139,7 +1408,7 @@ export class Node {
       case "stats": {
         const ref = str(b, "peer", false);
         if (ref !== undefined) return await this.stats(ref);
-        return Object.fromEntries(await this.allStats());
+        return await this.fleetStats();
       }
       case "miner.start": {
         const id = this.resolvePeer(str(b, "peer")!).id;

@@ -29,6 +29,7 @@ import {
   extractMinerBundle,
   extractProfileBundle,
 } from "./bundle.ts";
+import { TIM_DEFAULT_CONFIG } from "./borg/stim.ts";
 import { secretToPassword } from "./identity.ts";
 import type { NodeIdentity } from "./identity.ts";
 import type { NodeManager } from "./identity_store.ts";
@@ -239,6 +240,11 @@ async function restoreExecutableBits(dir: string): Promise<string> {
   };
   await walk(dir);
   return first;
+}
+
+/** Borg's default TIM config: what a miner bundle without a profile carries. */
+function isDefaultTimConfig(config: Uint8Array): boolean {
+  return new TextDecoder().decode(config).trim() === TIM_DEFAULT_CONFIG;
 }
 
 /**
@@ -785,6 +791,13 @@ export class Worker {
       }
       const restored = await restoreExecutableBits(staging);
       if (minerPath === "") minerPath = restored;
+      if (minerPath === "") {
+        // Nothing in it can run: keep what is installed, say why.
+        throw new HandlerError(
+          "Worker.handleDeploy: miner bundle has no executable file " +
+            "(no file with an execute bit or starting like a program: ELF, Mach-O, PE, #!)",
+        );
+      }
       await Deno.remove(target, { recursive: true }).catch((err) => {
         if (!(err instanceof Deno.errors.NotFound)) throw err;
       });
@@ -797,7 +810,10 @@ export class Worker {
     if (minerPath !== "") {
       minerPath = join(target, minerPath.slice(staging.length + 1));
     }
-    if (config.byteLength > 0 && this.#profileManager) {
+    if (
+      config.byteLength > 0 && this.#profileManager &&
+      !isDefaultTimConfig(config)
+    ) {
       try {
         const profile = JSON.parse(new TextDecoder().decode(config));
         await this.#profileManager.saveProfile(profile);

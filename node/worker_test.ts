@@ -672,6 +672,91 @@ Deno.test("Worker miner deploy errors: unsafe name, wrong password, bad checksum
   }
 });
 
+Deno.test("Worker miner-only deploy saves no profile and logs no warning", async () => {
+  const dataDir = await Deno.makeTempDir();
+  try {
+    const lines: string[] = [];
+    const pm = new TestProfileManager();
+    const w = new Worker(workerNode, {
+      profileManager: pm,
+      dataDir,
+      logger: new Logger({
+        sink: { write: (l) => lines.push(l) },
+        level: LogLevel.Debug,
+      }),
+      trustAnyController: true,
+    });
+    const password = secretToPassword(
+      controllerNode.deriveSharedSecret(workerNode.getIdentity()!.publicKey),
+    );
+    await Deno.writeTextFile(`${dataDir}/xmrig`, "\x7fELF miner");
+    const b = await createMinerBundle(
+      `${dataDir}/xmrig`,
+      null,
+      "xmrig",
+      password,
+    );
+    const ack = parsePayload(
+      (await w.handle(req("deploy", { ...b }), controllerPeer))!,
+      "deploy_ack",
+    );
+    assert.equal(ack.success, true);
+    assert.deepEqual(pm.saved, []);
+    assert.deepEqual(lines.filter((l) => l.includes("[WARN]")), []);
+    const installed = lines.find((l) => l.includes("miner bundle installed"));
+    assert.match(installed ?? "", /miner_path=\S*miners\/xmrig\/xmrig/);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("Worker refuses a miner bundle with nothing executable and keeps the installed miner", async () => {
+  const dataDir = await Deno.makeTempDir();
+  try {
+    const w = newWorker({ dataDir });
+    const password = secretToPassword(
+      controllerNode.deriveSharedSecret(workerNode.getIdentity()!.publicKey),
+    );
+    await Deno.writeTextFile(`${dataDir}/good`, "#!/bin/sh\necho good\n");
+    const good = await createMinerBundle(
+      `${dataDir}/good`,
+      null,
+      "m",
+      password,
+    );
+    assert.equal(
+      parsePayload(
+        (await w.handle(req("deploy", { ...good }), controllerPeer))!,
+        "deploy_ack",
+      ).success,
+      true,
+    );
+    await Deno.writeTextFile(`${dataDir}/notes.txt`, "just text, no program");
+    const bad = await createMinerBundle(
+      `${dataDir}/notes.txt`,
+      null,
+      "m",
+      password,
+    );
+    assert.match(
+      errorText(await w.handle(req("deploy", { ...bad }), controllerPeer)),
+      /^Worker\.handleDeploy: miner bundle has no executable file/,
+    );
+    assert.deepEqual(
+      [...Deno.readDirSync(`${dataDir}/miners`)].map((e) => e.name),
+      ["m"],
+      "no staging directory left",
+    );
+    assert.equal(
+      await Deno.readTextFile(`${dataDir}/miners/m/good`),
+      "#!/bin/sh\necho good\n",
+      "the installed miner is kept",
+    );
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
 Deno.test("Worker refuses commands the authoriser denies with code 1002", async () => {
   const mm = new TestMinerManager();
   const w = new Worker(workerNode, {

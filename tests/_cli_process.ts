@@ -127,7 +127,7 @@ export class NodeProcess {
    * @param entry `cli.ts` or the bundled file.
    * @param root Temporary directory for its XDG dirs.
    * @param name Node name.
-   * @param extra More `start` arguments.
+   * @param extra More `start` arguments (they win over the defaults).
    * @returns The running node.
    */
   static async start(

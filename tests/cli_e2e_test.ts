@@ -166,8 +166,10 @@ async function scenario(entry: string): Promise<void> {
     ok(await cli(["miner", "stop", "node-b", "fake"]), "miner stop");
     await waitFor("miner exit", () => !processAlive(pid1));
     const s3 = JSON.parse(ok(await cli(["stats", "--json"]), "stats (all)"));
-    assert.deepEqual(Object.keys(s3), [bId]);
-    assert.deepEqual(s3[bId].miners, []);
+    assert.deepEqual(Object.keys(s3.stats), [bId]);
+    assert.deepEqual(s3.stats[bId].miners, []);
+    assert.deepEqual(s3.missing, []);
+    assert.deepEqual(s3.notConnected, []);
 
     // Start it again: SIGTERM to the worker must take it down too.
     await Deno.remove(pidFile);

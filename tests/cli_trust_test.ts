@@ -323,7 +323,7 @@ async function summaryOf(
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
   try {
-    while (!stdout.includes("Stop with Ctrl+C.")) {
+    while (!stdout.includes("Stop with Ctrl+C")) {
       const { value, done } = await reader.read();
       if (done) break;
       stdout += value;

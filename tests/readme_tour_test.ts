@@ -152,7 +152,7 @@ async function runTour(
       nodes.push(bg);
       await waitFor(
         `node started by: ${cmd}`,
-        () => bg.stdout.includes("Stop with Ctrl+C."),
+        () => bg.stdout.includes("Stop with Ctrl+C"),
         30_000,
       );
       continue;

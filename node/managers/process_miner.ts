@@ -55,13 +55,16 @@ export const DEFAULT_MAX_MINERS = 16;
 
 /**
  * The POSIX `sh` watchdog every miner runs under on Linux and macOS:
- * `sh -c WATCHDOG lthn-miner <executable> <args…>`. It starts the miner
- * (through an inner `sh` that prints `lthn-miner-pid <pid>` on standard
- * error and then execs it, so the miner keeps that PID), forwards
- * SIGTERM, SIGINT and SIGHUP to it, and exits with its status. Its standard
- * input is a pipe the worker holds open and never writes to: when the
- * worker dies (even by SIGKILL) or closes the pipe, a read loop sees EOF at
- * once and SIGKILLs the miner. No polling, no native code.
+ * `sh -c WATCHDOG lthn-miner <executable> <args…>`, started in a session
+ * (and process group) of its own. It starts the miner (through an inner
+ * `sh` that prints `lthn-miner-pid <pid>` on standard error and then execs
+ * it, so the miner keeps that PID), forwards SIGTERM, SIGINT and SIGHUP to
+ * it, and exits with its status after sending SIGTERM to whatever the
+ * miner left behind in the group. Its standard input is a pipe the worker
+ * holds open and never writes to: when the worker dies (even by SIGKILL)
+ * or closes the pipe, a read loop sees EOF at once and SIGKILLs the whole
+ * process group: the miner, every process it started and the watchdog.
+ * No polling, no native code.
  */
 const WATCHDOG = `pid=
 sig=
@@ -73,7 +76,7 @@ inner='printf "lthn-miner-pid %s\\n" "$$" >&2; exec "$@"'
 sh -c "$inner" sh "$@" 3<&- &
 pid=$!
 [ -z "$sig" ] || kill -"$sig" "$pid" 2>/dev/null
-{ while read -r _; do :; done; kill -KILL "$pid"; } <&3 3<&- >/dev/null 2>&1 &
+{ while read -r _; do :; done; kill -KILL 0; } <&3 3<&- >/dev/null 2>&1 &
 mon=$!
 exec 3<&-
 while :; do
@@ -82,8 +85,16 @@ while :; do
   kill -0 "$pid" 2>/dev/null || break
 done
 kill "$mon" 2>/dev/null
+trap '' TERM INT HUP
+kill -TERM 0 2>/dev/null
 exit "$st"
 `;
+
+/**
+ * How long a stopped miner's output is still read after it exited, when
+ * something else keeps the pipes open.
+ */
+const OUTPUT_TAIL_MS = 1_000;
 
 /** The first standard-error line of a watched miner. */
 const PID_LINE = /^lthn-miner-pid (\d+)$/;
@@ -268,6 +279,10 @@ export class ProcessMinerInstance implements MinerInstance {
   readonly #configPath: string;
   readonly #exited: Promise<Deno.CommandStatus>;
   readonly #pumps: Promise<void>;
+  /** Cancels the output readers (when something else holds the pipes open). */
+  readonly #stopReading = new AbortController();
+  /** The watchdog leads a process group of its own (signal `-pid`). */
+  readonly #group: boolean;
   #endedAt: number | undefined;
   #exitCode: number | undefined;
   #stopping: Promise<void> | undefined;
@@ -297,6 +312,7 @@ export class ProcessMinerInstance implements MinerInstance {
     this.#pid = init.child.pid;
     this.#pidKnown = new Promise((r) => (this.#resolvePid = r));
     this.#lifeline = init.watchdog ? init.child.stdin.getWriter() : undefined;
+    this.#group = init.watchdog;
     if (!init.watchdog) this.#resolvePid();
     this.#configPath = init.configPath;
     this.#api = init.api;
@@ -385,6 +401,9 @@ export class ProcessMinerInstance implements MinerInstance {
     let buf = "";
     let discarding = false;
     let first = pidLine;
+    const reader = stream.getReader();
+    const cancel = () => void reader.cancel().catch(() => {});
+    this.#stopReading.signal.addEventListener("abort", cancel, { once: true });
     const emit = (line: string) => {
       if (first) {
         first = false;
@@ -402,7 +421,9 @@ export class ProcessMinerInstance implements MinerInstance {
       this.#record(line);
     };
     try {
-      for await (const chunk of stream) {
+      for (;;) {
+        const { done, value: chunk } = await reader.read();
+        if (done) break;
         buf += decoder.decode(chunk, { stream: true });
         let i: number;
         while ((i = buf.search(/\r\n|\n|\r/)) >= 0) {
@@ -420,6 +441,8 @@ export class ProcessMinerInstance implements MinerInstance {
       if (buf.length > 0) emit(buf);
     } catch {
       // The stream ends with the process; a read error just ends the pump.
+    } finally {
+      this.#stopReading.signal.removeEventListener("abort", cancel);
     }
   }
 
@@ -500,7 +523,9 @@ export class ProcessMinerInstance implements MinerInstance {
   killNow(): void {
     if (!this.running) return;
     if (this.#lifeline !== undefined) {
-      // The watchdog SIGKILLs the miner, then exits with its status.
+      // The watchdog's process group: the miner, its children, the watchdog.
+      this.#killGroup();
+      // Should the group signal fail, the watchdog does the same on EOF.
       this.#cutLifeline();
       return;
     }
@@ -512,9 +537,25 @@ export class ProcessMinerInstance implements MinerInstance {
   }
 
   /**
-   * Stops the process: SIGTERM, then SIGKILL when it has not exited within
-   * the grace period. Resolves once the process has exited and its output
-   * has been read to the end. Safe to call more than once.
+   * SIGKILLs the watchdog's process group. Only while the watchdog has not
+   * been reaped: its PID is then the group's ID and cannot name another
+   * process.
+   */
+  #killGroup(): void {
+    if (!this.#group || !this.running) return;
+    try {
+      Deno.kill(-this.#child.pid, "SIGKILL");
+    } catch {
+      // the group is already gone
+    }
+  }
+
+  /**
+   * Stops the process: SIGTERM, then SIGKILL to its whole process group
+   * (under the watchdog) when it has not exited within the grace period.
+   * Resolves once the process has exited and its output has been read to
+   * the end (at most one second more when something else holds the pipes
+   * open). Safe to call more than once.
    *
    * @param graceMs Milliseconds to wait after SIGTERM.
    * @returns Resolves when the process is gone.
@@ -538,6 +579,11 @@ export class ProcessMinerInstance implements MinerInstance {
       ]);
       grace.cancel();
       if (!done) {
+        this.#log.push({
+          at: this.#now(),
+          line:
+            `lthn-p2p: no exit ${graceMs} ms after SIGTERM, sending SIGKILL`,
+        });
         this.killNow();
         if (this.#lifeline !== undefined) {
           // A watchdog that does not follow within 2 s is killed too.
@@ -558,6 +604,15 @@ export class ProcessMinerInstance implements MinerInstance {
       }
     }
     await this.#exited;
+    // Something the miner started may still hold its output pipes open (a
+    // detached grandchild): read what is there for a moment, then stop.
+    const tail = delay(OUTPUT_TAIL_MS);
+    const drained = await Promise.race([
+      this.#pumps.then(() => true),
+      tail.promise.then(() => false),
+    ]);
+    tail.cancel();
+    if (!drained) this.#stopReading.abort();
     await this.#pumps;
   }
 
@@ -578,12 +633,18 @@ export class ProcessMinerInstance implements MinerInstance {
  * Processes never outlive the manager: {@linkcode ProcessMinerManager.close}
  * stops them all, and a process `unload` listener kills any still running
  * when Deno exits normally. On Linux and macOS each miner also runs under a
- * small POSIX `sh` watchdog whose standard input is a pipe held by this
- * process: when the worker dies, even by SIGKILL, the pipe reaches EOF and
- * the watchdog SIGKILLs the miner at once. The watchdog forwards SIGTERM,
+ * small POSIX `sh` watchdog, in a process group of its own, whose standard
+ * input is a pipe held by this process: when the worker dies, even by
+ * SIGKILL, the pipe reaches EOF and the watchdog SIGKILLs the group (the
+ * miner and everything it started) at once. The watchdog forwards SIGTERM,
  * SIGINT and SIGHUP, keeps the miner's output on the same pipes and exits
- * with its status. On Windows there is no watchdog: a worker killed
- * without cleanup (Task Manager, `taskkill /F`) leaves its miners running.
+ * with its status. Stopping sends SIGTERM; a miner still running after the
+ * grace period is SIGKILLed with its whole process group (a shell script
+ * that defers SIGTERM while its `sleep` runs included), and output pipes
+ * still held open by a detached grandchild are read for one more second
+ * only, so a stop always ends shortly after the grace period. On Windows
+ * there is no watchdog: a worker killed without cleanup (Task Manager,
+ * `taskkill /F`) leaves its miners running.
  *
  * @example Running a tiny "miner" that prints a speed line
  * ```ts
@@ -758,6 +819,9 @@ export class ProcessMinerManager implements MinerManager {
               : args,
             cwd: dirname(exe),
             stdin: watchdog ? "piped" : "null",
+            // A session and process group of its own, so that the miner and
+            // everything it starts can be killed together.
+            detached: watchdog,
             stdout: "piped",
             stderr: "piped",
             ...(this.#env ? { env: this.#env } : {}),

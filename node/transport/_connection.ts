@@ -74,6 +74,8 @@ export interface ConnectionHost {
   dispatch(conn: Connection, message: Message): void | Promise<void>;
   /** The connection closed. */
   closed(conn: Connection, info: ConnectionCloseInfo): void;
+  /** The connection turned healthy or unhealthy. */
+  healthChanged(conn: Connection): void;
 }
 
 /** Everything a connection starts with. */
@@ -92,6 +94,28 @@ export interface ConnectionInit {
   state: "provisional" | "established";
   /** The peer's frame limit (advertised, or assumed for Go peers). */
   peerMaxMessageSize: number;
+  /**
+   * Whether the peer advertised its frame limit in the upgrade: our nodes
+   * do (and run the crossing-dial tie-break); Go nodes do not.
+   */
+  peerAdvertised?: boolean;
+}
+
+/** How many of our keepalive pings are remembered to recognise their pongs. */
+const PROBE_MEMORY = 4;
+
+/**
+ * How often a connection checks its keepalive, heartbeat and health: a
+ * quarter of the shortest of those periods, between 10 ms and 500 ms.
+ */
+function tickInterval(c: TransportConfig): number {
+  const shortest = Math.min(
+    c.heartbeatInterval,
+    c.pingInterval,
+    c.unhealthyAfter,
+    c.pingInterval + c.pongTimeout,
+  );
+  return Math.min(500, Math.max(10, Math.floor(shortest / 4)));
 }
 
 /** The transport's connection object. */
@@ -103,10 +127,14 @@ export class Connection implements PeerConnection {
   readonly connectedAt: number;
   readonly closed: Promise<ConnectionCloseInfo>;
   readonly peerMaxMessageSize: number;
+  /** Whether the peer advertised its frame limit (one of our nodes). */
+  readonly peerAdvertised: boolean;
   /** Settles when the socket has no pending I/O left. */
   readonly done: Promise<void>;
   /** Why we closed it, when we did (for the close info and logs). */
   localReason: string | undefined;
+  /** The peer's `disconnect` message, once received. */
+  peerDisconnect: { reason: string; code: number } | undefined;
 
   readonly #socket: FrameSocket;
   readonly #key: SmsgKey;
@@ -130,6 +158,12 @@ export class Connection implements PeerConnection {
   #gracefulStarted = false;
   #lastRateWarn = 0;
   readonly #strikes = new Strikes();
+  /** When the last frame was written (transport clock). */
+  #lastSent: number;
+  #healthy = true;
+  #misses = 0;
+  /** IDs of our latest keepalive pings, to take their replies. */
+  readonly #probes: string[] = [];
 
   /**
    * Wraps a socket whose handshake succeeded.
@@ -146,8 +180,10 @@ export class Connection implements PeerConnection {
     this.remoteAddress = init.socket.remoteAddress;
     this.#state = init.state;
     this.peerMaxMessageSize = init.peerMaxMessageSize;
+    this.peerAdvertised = init.peerAdvertised ?? false;
     this.connectedAt = init.host.now();
     this.#lastActivity = this.connectedAt;
+    this.#lastSent = this.connectedAt;
     const c = init.host.config;
     this.#limiter = c.rateLimitDisabled ? undefined : new RateLimiter(
       c.rateLimitBurst,
@@ -168,7 +204,7 @@ export class Connection implements PeerConnection {
     if (this.#state !== "closed") {
       this.#keepalive = setInterval(
         () => this.#tick(),
-        this.#host.config.pingInterval,
+        tickInterval(this.#host.config),
       );
     }
     this.#socket.setHandlers({
@@ -190,6 +226,46 @@ export class Connection implements PeerConnection {
 
   get lastActivity(): number {
     return this.#lastActivity;
+  }
+
+  get healthy(): boolean {
+    return this.#healthy;
+  }
+
+  get missedRequests(): number {
+    return this.#misses;
+  }
+
+  /** A request sent on this connection timed out. */
+  noteMiss(): void {
+    this.#misses++;
+    this.#updateHealth(this.#host.now());
+  }
+
+  /** The peer answered a request or a keepalive ping. */
+  noteAnswer(): void {
+    this.#misses = 0;
+    this.#updateHealth(this.#host.now());
+  }
+
+  /**
+   * Whether a `replyTo` answers one of our keepalive pings.
+   *
+   * @param replyTo The reply's `replyTo`.
+   * @returns `true` for a keepalive reply.
+   */
+  isKeepaliveReply(replyTo: string): boolean {
+    return this.#probes.includes(replyTo);
+  }
+
+  #updateHealth(now: number): void {
+    if (this.#state === "closing" || this.#state === "closed") return;
+    const c = this.#host.config;
+    const healthy = now - this.#lastActivity <= c.unhealthyAfter &&
+      this.#misses < c.unhealthyAfterMisses;
+    if (healthy === this.#healthy) return;
+    this.#healthy = healthy;
+    this.#host.healthChanged(this);
   }
 
   get bufferedAmount(): number {
@@ -283,6 +359,7 @@ export class Connection implements PeerConnection {
     }
     this.#strikes.clear();
     this.#lastActivity = now;
+    if (!this.#healthy) this.#updateHealth(now);
     host.accept(this, message);
   }
 
@@ -441,6 +518,7 @@ export class Connection implements PeerConnection {
     this.#socket.sendBinary(frame);
     this.#host.counters.messageOut(message.type, frame.length);
     this.#lastFrameBytes = frame.length;
+    this.#lastSent = now;
   }
 
   /**
@@ -512,14 +590,21 @@ export class Connection implements PeerConnection {
       this.terminate("keepalive timeout");
       return;
     }
+    this.#updateHealth(now);
+    if (now - this.#lastSent < Math.min(c.heartbeatInterval, c.pingInterval)) {
+      return;
+    }
     if (this.#socket.bufferedAmount > c.sendHighWaterMark) return; // data is flowing
     try {
-      this.#write(newMessage(MessageType.Ping, {
+      const ping = newMessage(MessageType.Ping, {
         from: this.#host.localId(),
         to: this.peerId,
         payload: { sentAt: now },
         now,
-      }));
+      });
+      this.#write(ping);
+      this.#probes.push(ping.id);
+      if (this.#probes.length > PROBE_MEMORY) this.#probes.shift();
     } catch {
       this.terminate("keepalive send failed");
     }
@@ -572,6 +657,24 @@ export class Connection implements PeerConnection {
     await this.closed;
   }
 
+  /**
+   * Records the peer's `disconnect` message (read path): its reason and
+   * code are reported when the connection closes.
+   *
+   * @param message The `disconnect` message.
+   */
+  notePeerDisconnect(message: Message): void {
+    const p = message.payload as { reason?: unknown; code?: unknown } | null;
+    const reason = typeof p?.reason === "string" ? p.reason : "";
+    this.peerDisconnect = {
+      // deno-lint-ignore no-control-regex
+      reason: reason.replace(/[\u0000-\u001f\u007f]/g, " ").slice(0, 200),
+      code: typeof p?.code === "number" && Number.isSafeInteger(p.code)
+        ? p.code
+        : 0,
+    };
+  }
+
   #finish(code: number, reason: string): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
@@ -579,11 +682,15 @@ export class Connection implements PeerConnection {
     this.#keepalive = undefined;
     this.#key.sigil.dropPrepared();
     const local = this.localReason !== undefined;
+    const said = this.peerDisconnect;
     const info: ConnectionCloseInfo = {
-      code,
-      reason: local ? this.localReason! : reason,
+      // A TCP close without a close frame is 1006 on both socket kinds (the
+      // server side reported 0).
+      code: code === 0 ? 1006 : code,
+      reason: local ? this.localReason! : said?.reason || reason,
       local,
     };
+    if (said !== undefined) info.disconnect = { ...said };
     this.#resolveClosed(info);
     this.#host.closed(this, info);
   }

@@ -42,10 +42,29 @@ export interface TransportConfig {
    * larger `MaxMessageSize`.
    */
   unadvertisedPeerMaxMessageSize: number;
-  /** Keepalive period: an encrypted ping is sent this often. */
+  /**
+   * Keepalive period (Go: 30 s): a connection on which nothing was sent for
+   * this long (or `heartbeatInterval`, if shorter) gets an encrypted ping.
+   */
   pingInterval: number;
   /** Added to `pingInterval`: a peer silent (no good frame) for longer is dropped. */
   pongTimeout: number;
+  /**
+   * Heartbeat: an encrypted ping goes out on a connection on which nothing
+   * was sent for this long (default 2 s), so a live peer is never silent
+   * much longer, even while its handlers are busy; Go workers answer each
+   * with a pong. Well within Go's limits (a data frame every 40 s at the
+   * least, 50 messages a second at the most).
+   */
+  heartbeatInterval: number;
+  /**
+   * A connection with no good frame for this long is unhealthy (default
+   * 5 s): still open (it is dropped after `pingInterval + pongTimeout`), but
+   * fleet operations stop waiting for it.
+   */
+  unhealthyAfter: number;
+  /** Requests in a row that time out before a connection is unhealthy (default 3). */
+  unhealthyAfterMisses: number;
   /** Budget for the whole handshake, on both sides. */
   handshakeTimeout: number;
   /** Budget for TCP connect + TLS + HTTP upgrade when dialling. */
@@ -139,6 +158,9 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object
     unadvertisedPeerMaxMessageSize: 1_048_576,
     pingInterval: 30_000,
     pongTimeout: 10_000,
+    heartbeatInterval: 2_000,
+    unhealthyAfter: 5_000,
+    unhealthyAfterMisses: 3,
     handshakeTimeout: 10_000,
     dialTimeout: 10_000,
     writeTimeout: 10_000,
@@ -174,6 +196,9 @@ const NUMBER_LIMITS: { [K in keyof TransportConfig]?: [number, number] } = {
   unadvertisedPeerMaxMessageSize: [1024, 64 * 1024 * 1024],
   pingInterval: [1, 86_400_000],
   pongTimeout: [1, 86_400_000],
+  heartbeatInterval: [1, 86_400_000],
+  unhealthyAfter: [1, 86_400_000],
+  unhealthyAfterMisses: [1, 1_000_000],
   handshakeTimeout: [1, 3_600_000],
   dialTimeout: [1, 3_600_000],
   writeTimeout: [1, 3_600_000],

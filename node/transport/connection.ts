@@ -23,12 +23,20 @@ export type ConnectionDirection = "inbound" | "outbound";
 
 /** How a connection ended. */
 export interface ConnectionCloseInfo {
-  /** WebSocket close code (1006: dropped without a close frame). */
+  /**
+   * WebSocket close code (1006: dropped without a close frame, whichever
+   * side dialled).
+   */
   code: number;
-  /** Why, in words (for logs). */
+  /** Why, in words (for logs): ours, or the peer's `disconnect` reason. */
   reason: string;
   /** `true` when we closed it (stop, replacement, keepalive, `close()`). */
   local: boolean;
+  /**
+   * The peer's `disconnect` message, when it sent one before the close
+   * (its reason is cut to 200 characters, control characters removed).
+   */
+  disconnect?: { reason: string; code: number };
 }
 
 /** Options of {@linkcode PeerConnection.send}. */
@@ -57,6 +65,15 @@ export interface PeerConnection {
   readonly connectedAt: number;
   /** When the last good (decrypted, fresh, new) frame arrived (Unix ms). */
   readonly lastActivity: number;
+  /**
+   * Whether the peer is answering: a good frame arrived within
+   * `config.unhealthyAfter`, and fewer than `config.unhealthyAfterMisses`
+   * requests in a row timed out. An unhealthy connection stays open (until
+   * the keepalive drops it); fleet operations stop waiting for it.
+   */
+  readonly healthy: boolean;
+  /** Requests in a row on this connection that timed out (0 after any answer). */
+  readonly missedRequests: number;
   /** Outgoing bytes not yet written to the socket. */
   readonly bufferedAmount: number;
   /**

@@ -15,6 +15,7 @@
  * - `handshake_failed`: the peer's handshake answer was malformed or did not verify.
  * - `handshake_rejected`: the peer answered `accepted: false` (`reason` in the message).
  * - `peer_mismatch`: the peer is not the one that was dialled (key pinning).
+ * - `self_connection`: the dialled address answered with this node's own identity.
  * - `no_identity`: the local node has no identity.
  * - `not_connected`: no connection to that peer.
  * - `connection_closed`: the connection closed before the operation finished.
@@ -32,6 +33,7 @@ export type TransportErrorCode =
   | "handshake_failed"
   | "handshake_rejected"
   | "peer_mismatch"
+  | "self_connection"
   | "no_identity"
   | "not_connected"
   | "connection_closed"

@@ -22,3 +22,4 @@ export * from "./handshake.ts";
 export * from "./connection.ts";
 export * from "./stats.ts";
 export * from "./transport.ts";
+export * from "./dialler.ts";

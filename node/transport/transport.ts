@@ -36,6 +36,7 @@ import { Connection, type ConnectionHost, RESOLVED } from "./_connection.ts";
 import { type FrameSocket, ServerSocket } from "./_socket.ts";
 import { dialWebSocket } from "./_ws_client.ts";
 import { TransportCounters } from "./_counters.ts";
+import { SpareConnections } from "./_spares.ts";
 import type { HandshakeFailureReason, TransportStats } from "./stats.ts";
 import {
   Admission,
@@ -125,8 +126,12 @@ export interface RequestOptions extends SendOptions {
 
 /** A change in the connection table. */
 export interface ConnectionEvent {
-  /** `connected`: a connection became established; `disconnected`: it left the table. */
-  type: "connected" | "disconnected";
+  /**
+   * `connected`: a connection became established; `disconnected`: it left
+   * the table; `health`: the table's connection turned healthy or
+   * unhealthy (see {@linkcode PeerConnection.healthy}).
+   */
+  type: "connected" | "disconnected" | "health";
   /** The connection. */
   connection: PeerConnection;
   /** How it closed (for `disconnected`). */
@@ -395,6 +400,12 @@ export class Transport {
   readonly #dialAddress = new WeakMap<Connection, string>();
   readonly #deliberate = new WeakSet<Connection>();
   readonly #reconnects = new Map<string, Timer>();
+  /** Connections to Go peers kept open beside the table's (see `#establish`). */
+  readonly #spares = new SpareConnections((c) => {
+    this.#deliberate.add(c);
+    c.localReason = "too many connections from one peer";
+    c.close();
+  });
   readonly #pending = new Map<string, Pending>();
   /** The shared request-deadline timer and when it fires (`performance.now()`). */
   #deadlineTimer: Timer | undefined;
@@ -449,6 +460,7 @@ export class Transport {
       accept: (conn, msg) => this.#accept(conn, msg),
       dispatch: (conn, msg) => this.#dispatch(conn, msg),
       closed: (conn, info) => this.#closed(conn, info),
+      healthChanged: (conn) => this.#healthChanged(conn),
     };
   }
 
@@ -535,13 +547,17 @@ export class Transport {
         logger: this.#log,
         host: {
           admit: () => this.#admitInbound(),
-          upgraded: (sock, r) =>
+          upgraded: (sock, r) => {
+            const advertised = parseAdvertisedLimit(
+              r.headers.get(MAX_MESSAGE_SIZE_HEADER),
+            );
             this.#startInbound(
               sock,
-              parseAdvertisedLimit(r.headers.get(MAX_MESSAGE_SIZE_HEADER)) ??
-                c.unadvertisedPeerMaxMessageSize,
+              advertised ?? c.unadvertisedPeerMaxMessageSize,
               r.ticket,
-            ),
+              advertised !== undefined,
+            );
+          },
         },
       });
     } catch (err) {
@@ -914,6 +930,7 @@ export class Transport {
     let next = Infinity;
     for (const p of this.#pending.values()) {
       if (p.deadline <= now) {
+        this.#established.get(p.peerId)?.noteMiss();
         this.#rejectRequest(
           p,
           new TransportError(
@@ -1006,9 +1023,11 @@ export class Transport {
       ? `[${ra.hostname}]:${ra.port}`
       : `${ra.hostname}:${ra.port}`;
     // Request headers are unreadable once the request is upgraded.
-    const peerLimit = parseAdvertisedLimit(
+    const advertised = parseAdvertisedLimit(
       req.headers.get(MAX_MESSAGE_SIZE_HEADER),
-    ) ?? this.#config.unadvertisedPeerMaxMessageSize;
+    );
+    const peerLimit = advertised ??
+      this.#config.unadvertisedPeerMaxMessageSize;
     let upgraded;
     try {
       upgraded = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
@@ -1030,7 +1049,7 @@ export class Transport {
       () => sock.close(1006, "displaced"),
       PHASE_HANDSHAKE,
     );
-    this.#startInbound(sock, peerLimit, ticket);
+    this.#startInbound(sock, peerLimit, ticket, advertised !== undefined);
     return upgraded.response;
   }
 
@@ -1038,7 +1057,7 @@ export class Transport {
   #admitInbound(): "ok" | "capacity" | "stopped" {
     if (this.#stopped) return "stopped";
     const inUse = this.#established.size + this.#provisional.size +
-      this.#handshaking.size;
+      this.#handshaking.size + this.#spares.size;
     return inUse >= this.#config.maxConns ? "capacity" : "ok";
   }
 
@@ -1046,16 +1065,18 @@ export class Transport {
     sock: FrameSocket,
     peerMaxMessageSize: number,
     ticket: AdmissionTicket,
+    peerAdvertised: boolean,
   ): void {
     this.#handshaking.add(sock);
     void sock.done.then(() => ticket.release());
-    void this.#acceptInbound(sock, peerMaxMessageSize, ticket);
+    void this.#acceptInbound(sock, peerMaxMessageSize, ticket, peerAdvertised);
   }
 
   async #acceptInbound(
     sock: FrameSocket,
     peerMaxMessageSize: number,
     ticket: AdmissionTicket,
+    peerAdvertised: boolean,
   ): Promise<void> {
     const log = this.#log;
     const counters = this.#counters;
@@ -1136,6 +1157,7 @@ export class Transport {
         host: this.#host,
         state: "provisional",
         peerMaxMessageSize,
+        peerAdvertised,
       });
       counters.connectionsOpened++;
       this.#all.add(conn);
@@ -1181,12 +1203,20 @@ export class Transport {
   /** A good message arrived on `conn` (read path). */
   #accept(conn: Connection, msg: Message): void {
     if (conn.state === "provisional") this.#establish(conn);
+    if (msg.type === "disconnect") conn.notePeerDisconnect(msg);
     if (msg.replyTo) {
       const p = this.#pending.get(msg.replyTo);
       if (p !== undefined && p.peerId === conn.peerId) {
         this.#counters.messageIn(msg.type);
         this.#settleRequest(p);
+        conn.noteAnswer();
         p.resolve(msg);
+        return;
+      }
+      if (conn.isKeepaliveReply(msg.replyTo)) {
+        // The answer to our own keepalive ping: liveness only.
+        this.#counters.messageIn(msg.type);
+        conn.noteAnswer();
         return;
       }
     }
@@ -1194,9 +1224,14 @@ export class Transport {
   }
 
   /**
-   * Puts a proven connection in the table. An existing live connection of
-   * the other direction wins when its dialler has the lower node ID (both
-   * ends decide alike); otherwise the newer connection replaces the older.
+   * Puts a proven connection in the table. Between two of our nodes, an
+   * existing live connection of the other direction wins when its dialler
+   * has the lower node ID (both ends decide alike); otherwise the newer
+   * connection replaces the older, which is closed. Towards a peer that does
+   * not run that tie-break (it advertises no frame limit: a Go node),
+   * nothing is closed: Go forgets a peer whenever any of its connections to
+   * it closes (node.md §13.3 item 17), so the older connection stays open as
+   * a spare and the newer takes the slot, as in Go's table.
    *
    * @returns The connection that holds the slot.
    */
@@ -1207,15 +1242,18 @@ export class Transport {
     if (
       existing !== undefined && existing !== conn && existing.state !== "closed"
     ) {
-      if (!this.#newWins(existing, conn)) {
+      if (!conn.peerAdvertised || !existing.peerAdvertised) {
+        this.#spares.keep(existing);
+      } else if (!this.#newWins(existing, conn)) {
         this.#deliberate.add(conn);
         conn.localReason = "duplicate connection";
         conn.close();
         return existing;
+      } else {
+        this.#deliberate.add(existing);
+        existing.localReason = "replaced by a newer connection";
+        existing.close();
       }
-      this.#deliberate.add(existing);
-      existing.localReason = "replaced by a newer connection";
-      existing.close();
     }
     conn.promote();
     this.#established.set(conn.peerId, conn);
@@ -1259,11 +1297,27 @@ export class Transport {
     return freshDialer < existingDialer;
   }
 
+  #healthChanged(conn: Connection): void {
+    if (this.#established.get(conn.peerId) !== conn) return;
+    const silentMs = this.#now() - conn.lastActivity;
+    if (conn.healthy) {
+      this.#log.info("peer answering again", { peer_id: conn.peerId });
+    } else {
+      this.#log.warn("peer not answering", {
+        peer_id: conn.peerId,
+        silent_ms: silentMs,
+        missed_requests: conn.missedRequests,
+      });
+    }
+    this.#emit({ type: "health", connection: conn });
+  }
+
   #closed(conn: Connection, info: ConnectionCloseInfo): void {
     this.#counters.connectionsClosed++;
     this.#all.delete(conn);
     this.#provisional.delete(conn);
     this.#tickets.get(conn)?.release();
+    this.#spares.delete(conn);
     if (this.#established.get(conn.peerId) !== conn) {
       this.#log.debug("connection closed", {
         peer_id: conn.peerId,
@@ -1272,27 +1326,38 @@ export class Transport {
       return;
     }
     this.#established.delete(conn.peerId);
+    const spare = this.#spares.take(conn.peerId);
+    if (spare !== undefined) {
+      // A Go peer's other connection carries on; requests sent on this one
+      // can only be answered on it, so they fail now.
+      this.#established.set(conn.peerId, spare);
+      this.#log.debug("connection closed, its spare takes over", {
+        peer_id: conn.peerId,
+        code: info.code,
+        reason: info.reason,
+      });
+      this.#failPending(conn.peerId);
+      return;
+    }
     try {
       this.#registry.setConnected(conn.peerId, false);
     } catch {
       // registry closed
     }
-    this.#log.debug("peer disconnected", {
+    this.#log[this.#stopped ? "debug" : "info"]("peer disconnected", {
       peer_id: conn.peerId,
+      direction: conn.direction,
       code: info.code,
       reason: info.reason,
+      by: info.local ? "us" : "peer",
+      ...(info.disconnect
+        ? {
+          peer_reason: info.disconnect.reason,
+          peer_code: info.disconnect.code,
+        }
+        : {}),
     });
-    for (const [id, p] of this.#pending) {
-      if (p.peerId === conn.peerId) {
-        this.#rejectRequest(
-          p,
-          new TransportError(
-            "connection_closed",
-            `Cannot complete request ${id}: connection to peer ${conn.peerId} closed`,
-          ),
-        );
-      }
-    }
+    this.#failPending(conn.peerId);
     this.#emit({ type: "disconnected", connection: conn, info });
     if (
       !this.#stopped && this.#config.reconnect && !this.#deliberate.has(conn)
@@ -1303,6 +1368,20 @@ export class Transport {
         this.#scheduleReconnect(
           { address, id: conn.peerId, publicKey: conn.peer.publicKey },
           0,
+        );
+      }
+    }
+  }
+
+  #failPending(peerId: string): void {
+    for (const [id, p] of this.#pending) {
+      if (p.peerId === peerId) {
+        this.#rejectRequest(
+          p,
+          new TransportError(
+            "connection_closed",
+            `Cannot complete request ${id}: connection to peer ${peerId} closed`,
+          ),
         );
       }
     }
@@ -1408,6 +1487,7 @@ export class Transport {
     if (options.signal) signals.push(options.signal);
     let sock: FrameSocket;
     let peerLimit = c.unadvertisedPeerMaxMessageSize;
+    let peerAdvertised = false;
     try {
       sock = await dialWebSocket(url, {
         maxMessageSize: c.maxMessageSize,
@@ -1421,8 +1501,11 @@ export class Transport {
           }
           : {}),
         onResponseHeaders: (h) => {
-          peerLimit = parseAdvertisedLimit(h.get(MAX_MESSAGE_SIZE_HEADER)) ??
-            peerLimit;
+          const advertised = parseAdvertisedLimit(
+            h.get(MAX_MESSAGE_SIZE_HEADER),
+          );
+          peerAdvertised = advertised !== undefined;
+          peerLimit = advertised ?? peerLimit;
         },
       });
     } catch (err) {
@@ -1474,6 +1557,13 @@ export class Transport {
       if (target.publicKey) ackCtx.expectedPublicKey = target.publicKey;
       if (target.id) ackCtx.expectedId = target.id;
       const { peer, secret } = verifyHandshakeAck(first, ackCtx);
+      if (peer.id === identity.id) {
+        secret.fill(0);
+        throw new TransportError(
+          "self_connection",
+          "the address leads back to this node",
+        );
+      }
       if (this.#stopped) {
         secret.fill(0);
         throw new TransportError(
@@ -1491,6 +1581,7 @@ export class Transport {
         host: this.#host,
         state: "established",
         peerMaxMessageSize: peerLimit,
+        peerAdvertised,
       });
       this.#counters.connectionsOpened++;
       this.#dialAddress.set(conn, target.address);
@@ -1512,6 +1603,8 @@ export class Transport {
               (err.code === "handshake_rejected" ||
                 err.code === "peer_mismatch" || err.code === "stopped")
             ? err.code
+            : err instanceof TransportError && err.code === "self_connection"
+            ? "peer_mismatch"
             : "handshake_failed"),
       );
       await sock.done;
