@@ -17,6 +17,7 @@
  * @module
  */
 
+import { CodedError } from "../errors.ts";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { join } from "node:path";
 import { writeFileAtomic } from "./_fs.ts";
@@ -111,27 +112,9 @@ const STATUS_OF: Record<ControlApiErrorCode, number> = {
  * assert.equal(err.name, "ControlApiError");
  * ```
  */
-export class ControlApiError extends Error {
-  /** The failure family. */
-  readonly code: ControlApiErrorCode;
+export class ControlApiError extends CodedError<ControlApiErrorCode> {
   /** Always `"ControlApiError"`. */
   override readonly name = "ControlApiError";
-
-  /**
-   * Creates an error.
-   *
-   * @param code The failure family.
-   * @param message What failed and why.
-   * @param options The cause.
-   */
-  constructor(
-    code: ControlApiErrorCode,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.code = code;
-  }
 
   /** The HTTP status the server answers with. */
   get status(): number {

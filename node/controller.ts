@@ -6,6 +6,7 @@
  * @module
  */
 
+import { CodedError } from "../errors.ts";
 import { getGlobalLogger, type Logger } from "../logging/mod.ts";
 import type { Bundle } from "./bundle.ts";
 import { secretToPassword } from "./identity.ts";
@@ -291,27 +292,9 @@ export type ControllerErrorCode =
  * assert.equal(err.name, "ControllerError");
  * ```
  */
-export class ControllerError extends Error {
-  /** The failure family. */
-  readonly code: ControllerErrorCode;
+export class ControllerError extends CodedError<ControllerErrorCode> {
   /** Always `"ControllerError"`. */
   override readonly name = "ControllerError";
-
-  /**
-   * Creates a controller error.
-   *
-   * @param code The failure family.
-   * @param message The description.
-   * @param options The cause.
-   */
-  constructor(
-    code: ControllerErrorCode,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 interface Pending {

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { CodedError } from "../errors.ts";
 import { goQuote } from "./_go_json.ts";
 import { parseGoTime } from "./_go_time.ts";
 import { decodeBase64Strict, encodeBase64 } from "./_base64.ts";
@@ -376,23 +377,9 @@ export type MessageErrorCode =
  * );
  * ```
  */
-export class MessageError extends Error {
-  /** The failure family. */
-  readonly code: MessageErrorCode;
+export class MessageError extends CodedError<MessageErrorCode> {
   /** Always `"MessageError"`. */
   override readonly name = "MessageError";
-
-  /**
-   * Creates a message error.
-   *
-   * @param code The failure family.
-   * @param message The description.
-   * @param options The cause.
-   */
-  constructor(code: MessageErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /**
@@ -410,9 +397,7 @@ export class MessageError extends Error {
  * assert.equal(getProtocolErrorCode(new Error("x")), 0);
  * ```
  */
-export class ProtocolError extends Error {
-  /** Always `"remote_error"`. */
-  readonly code: "remote_error" = "remote_error";
+export class ProtocolError extends CodedError<"remote_error"> {
   /** The peer's error payload code (see {@linkcode ErrorCode}). */
   readonly remoteCode: number;
   /** The peer's error text. */
@@ -427,7 +412,7 @@ export class ProtocolError extends Error {
    * @param remoteMessage The peer's text.
    */
   constructor(remoteCode: number, remoteMessage: string) {
-    super(`remote error (${remoteCode}): ${remoteMessage}`);
+    super("remote_error", `remote error (${remoteCode}): ${remoteMessage}`);
     this.remoteCode = remoteCode;
     this.remoteMessage = remoteMessage;
   }

@@ -17,6 +17,7 @@
  * @module
  */
 
+export { CodedError } from "../errors.ts";
 export * from "./identity.ts";
 export * from "./identity_store.ts";
 export * from "./borg/mod.ts";

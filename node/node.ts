@@ -321,9 +321,9 @@ function isTimeout(err: unknown): boolean {
 function toControlError(err: unknown): unknown {
   if (err instanceof ControlApiError) return err;
   if (err instanceof TrustError) {
-    const code = err.code === "not-trusted"
+    const code = err.code === "not_trusted"
       ? "not_found"
-      : err.code === "invalid-key" || err.code === "invalid-code" ||
+      : err.code === "invalid_key" || err.code === "invalid_code" ||
           err.code === "pinned"
       ? "bad_request"
       : "failed";
@@ -903,7 +903,10 @@ export class Node {
     this.#state = "stopped";
     this.#log.info("node stopped", { node_id: this.identity.id });
     if (errors.length > 0) {
-      throw new AggregateError(errors, "Node.stop: some parts failed to close");
+      throw new AggregateError(
+        errors,
+        "Cannot stop node: some parts failed to close",
+      );
     }
   }
 
@@ -959,7 +962,7 @@ export class Node {
    * @returns The registered peer.
    * @throws {TransportError} When the peer cannot be reached or is not who
    * the pins say (`self_connection` for this node's own address).
-   * @throws {RegistryError} When the name is invalid, or `save-failed`.
+   * @throws {RegistryError} When the name is invalid, or `save_failed`.
    */
   async addPeer(
     target: { address: string; id?: string; publicKey?: string; name?: string },
@@ -1002,7 +1005,7 @@ export class Node {
    * @param ref Peer ID, name or prefix.
    * @returns The removed peer.
    * @throws {ControlApiError} `not_found`.
-   * @throws {RegistryError} `save-failed`.
+   * @throws {RegistryError} `save_failed`.
    */
   async removePeer(ref: string): Promise<Peer> {
     const peer = this.resolvePeer(ref);
