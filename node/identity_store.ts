@@ -22,7 +22,7 @@ import {
   type NodeRole,
   publicKeyFromPrivate,
 } from "./identity.ts";
-import { formatGoTime } from "./_go_json.ts";
+import { formatGoTime } from "./_go_time.ts";
 
 /** Options for {@linkcode NodeManager.open}. */
 export interface NodeManagerOptions {

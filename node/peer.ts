@@ -49,8 +49,7 @@ export interface Peer {
   connected: boolean;
 }
 
-/** The zero `time.Time` as Go writes it: "unset". */
-export const ZERO_TIME = "0001-01-01T00:00:00Z";
+export { ZERO_TIME } from "./_go_time.ts";
 
 /** Score given to a new peer when none is supplied. */
 export const SCORE_DEFAULT = 50;

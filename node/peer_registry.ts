@@ -14,7 +14,7 @@ import { parseGoTime, ZERO_TIME_MS } from "./_go_time.ts";
 import { KdTree, type Point4 } from "./_kd_tree.ts";
 import { DistanceHeap, type HeapEntry } from "./_peer_index.ts";
 import { defaultPaths } from "./_paths.ts";
-import { formatGoTime } from "./_go_json.ts";
+import { formatGoTime } from "./_go_time.ts";
 import { deriveNodeId } from "./identity.ts";
 import {
   type AuthMode,

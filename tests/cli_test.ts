@@ -352,7 +352,11 @@ Deno.test("start runs a node that the operator commands reach through its contro
     );
     const file = `${dir}/c/control.json`;
     const end = Date.now() + 10_000;
-    while (!(await Deno.stat(file).then(() => true, () => false))) {
+    // The control file is written just before the startup line is printed.
+    while (
+      !(await Deno.stat(file).then(() => true, () => false)) ||
+      !printed.endsWith("\n")
+    ) {
       if (Date.now() > end) throw new Error("no control file");
       await new Promise((r) => setTimeout(r, 20));
     }

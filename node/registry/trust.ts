@@ -23,7 +23,7 @@
 import { dirname } from "node:path";
 import { getGlobalLogger, type Logger } from "../../logging/mod.ts";
 import { readFileIfExists, removeStaleTemps, writeFileAtomic } from "../_fs.ts";
-import { formatGoTime } from "../_go_json.ts";
+import { formatGoTime } from "../_go_time.ts";
 import { keyPrefix, sanitizePeerName } from "../peer.ts";
 import { TrustError } from "./errors.ts";
 import { parseControllerKey } from "./pairing.ts";
