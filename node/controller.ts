@@ -914,21 +914,35 @@ export class Controller {
     const payload: StartMinerPayload = { minerType: options.minerType };
     if (options.profileId) payload.profileId = options.profileId;
     if (options.config !== undefined) payload.config = options.config;
+    const ack = await this.#miner(peerId, "start_miner", payload, options);
+    return ack.minerName ?? "";
+  }
+
+  /** A miner command; a `miner_ack` with `success: false` is `miner_failed`. */
+  async #miner<T extends "start_miner" | "stop_miner">(
+    peerId: string,
+    type: T,
+    payload: PayloadMap[T],
+    options: ControllerRequestOptions,
+  ): Promise<PayloadMap["miner_ack"]> {
     const { payload: ack } = await this.#call(
       peerId,
-      "start_miner",
+      type,
       payload,
       "miner_ack",
       this.#timeouts.miner,
       options,
     );
     if (!ack.success) {
+      const [action, what] = type === "start_miner"
+        ? ["start miner", "miner start failed"]
+        : ["stop miner", "miner stop failed"];
       throw new ControllerError(
         "miner_failed",
-        `Cannot start miner: miner start failed: ${ack.error ?? ""}`,
+        `Cannot ${action}: ${what}: ${ack.error ?? ""}`,
       );
     }
-    return ack.minerName ?? "";
+    return ack;
   }
 
   /**
@@ -947,20 +961,7 @@ export class Controller {
     minerName: string,
     options: ControllerRequestOptions = {},
   ): Promise<void> {
-    const { payload: ack } = await this.#call(
-      peerId,
-      "stop_miner",
-      { minerName },
-      "miner_ack",
-      this.#timeouts.miner,
-      options,
-    );
-    if (!ack.success) {
-      throw new ControllerError(
-        "miner_failed",
-        `Cannot stop miner: miner stop failed: ${ack.error ?? ""}`,
-      );
-    }
+    await this.#miner(peerId, "stop_miner", { minerName }, options);
   }
 
   /**

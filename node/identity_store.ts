@@ -8,7 +8,8 @@
 
 import { hostname } from "node:os";
 import { marshalGo } from "./_go_json.ts";
-import { readFileIfExists, writeFileAtomic } from "./_fs.ts";
+import { readFileIfExists } from "./_fs.ts";
+import { writeFileAtomic } from "./files.ts";
 import { defaultPaths } from "./_paths.ts";
 import {
   computeSharedSecret,

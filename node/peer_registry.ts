@@ -8,7 +8,8 @@
 
 import { dirname } from "node:path";
 import { getGlobalLogger, type Logger } from "../logging/mod.ts";
-import { readFileIfExists, removeStaleTemps, writeFileAtomic } from "./_fs.ts";
+import { keepAside, readFileIfExists, removeStaleTemps } from "./_fs.ts";
+import { writeFileAtomic } from "./files.ts";
 import { marshalGo } from "./_go_json.ts";
 import { parseGoTime, ZERO_TIME_MS } from "./_go_time.ts";
 import { KdTree, type Point4 } from "./_kd_tree.ts";
@@ -449,19 +450,9 @@ export class PeerRegistry {
         `Cannot load peer registry file ${path}: ${problems[0]}`,
       );
     }
-    const stamp = formatGoTime(this.#now()).replace(/[-:.]/g, "");
-    let target = `${path}.corrupt-${stamp}`;
-    for (let i = 1;; i++) {
-      try {
-        await Deno.lstat(target);
-        target = `${path}.corrupt-${stamp}-${i}`;
-      } catch {
-        break;
-      }
-    }
+    let target: string;
     try {
-      if (rename) await Deno.rename(path, target);
-      else await Deno.copyFile(path, target);
+      target = await keepAside(path, this.#now(), rename);
     } catch (err) {
       throw new RegistryError(
         "load_failed",

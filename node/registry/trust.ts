@@ -22,7 +22,8 @@
 
 import { dirname } from "node:path";
 import { getGlobalLogger, type Logger } from "../../logging/mod.ts";
-import { readFileIfExists, removeStaleTemps, writeFileAtomic } from "../_fs.ts";
+import { keepAside, readFileIfExists, removeStaleTemps } from "../_fs.ts";
+import { writeFileAtomic } from "../files.ts";
 import { formatGoTime } from "../_go_time.ts";
 import { keyPrefix, sanitizePeerName } from "../peer.ts";
 import { TrustError } from "./errors.ts";
@@ -514,19 +515,9 @@ export class TrustStore {
         `Cannot load ${path}: ${problems[0]}`,
       );
     }
-    const stamp = formatGoTime(this.#now()).replace(/[-:.]/g, "");
-    let target = `${path}.corrupt-${stamp}`;
-    for (let i = 1;; i++) {
-      try {
-        await Deno.lstat(target);
-        target = `${path}.corrupt-${stamp}-${i}`;
-      } catch {
-        break;
-      }
-    }
+    let target: string;
     try {
-      if (rename) await Deno.rename(path, target);
-      else await Deno.copyFile(path, target);
+      target = await keepAside(path, this.#now(), rename);
     } catch (err) {
       throw new TrustError(
         "load_failed",
