@@ -16,7 +16,7 @@
  * back to `node:crypto` when the runtime has no WebAssembly SIMD.
  *
  * The module imports the memory of the SIMD keystream module
- * (`_keystream_wasm.ts`) and works in its data window, so a sigil can copy a
+ * (`keystream_wasm.ts`) and works in its data window, so a sigil can copy a
  * small message in once, XOR the keystream, encrypt and authenticate it in
  * place, and copy it out once. Memory layout (above the keystream's window):
  *
@@ -56,14 +56,14 @@ import {
   transposeXorStore,
   uleb,
   XOR,
-} from "./_wasm_asm.ts";
+} from "./wasm_asm.ts";
 
 import {
   CHUNK_BYTES,
   DATA_OFFSET,
   type KeystreamWasm,
   keystreamWasm,
-} from "./_keystream_wasm.ts";
+} from "./keystream_wasm.ts";
 
 /** Where the data window starts (the keystream module's window). */
 export const AEAD_DATA: number = DATA_OFFSET;

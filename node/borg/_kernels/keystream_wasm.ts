@@ -1,14 +1,14 @@
 /**
- * A 4-lane WebAssembly SIMD version of the keystream in `_keystream.ts`:
+ * A 4-lane WebAssembly SIMD version of the keystream in `keystream.ts`:
  * four consecutive keystream blocks are hashed at once, one per 32-bit lane
  * of each `v128` (multi-buffer SHA-256), then transposed, byte-swapped to
  * big-endian and XOR-ed into the data in place.
  *
  * The module is assembled here, at load time, from the instruction list
- * below (no binary blob is shipped); `_keystream.ts` falls back to its scalar
+ * below (no binary blob is shipped); `keystream.ts` falls back to its scalar
  * code when the runtime has no WebAssembly SIMD.
  *
- * Memory layout: the 36-word prefix of `_keystream.ts` at address 0, the data
+ * Memory layout: the 36-word prefix of `keystream.ts` at address 0, the data
  * window at {@linkcode DATA_OFFSET}, {@linkcode CHUNK_BYTES} long. Exported
  * function `xor(ptr, groups, counter)` processes `groups` 128-byte groups at
  * `ptr`, block counters `counter`, `counter + 1`, ...
@@ -33,7 +33,7 @@ import {
   transposeXorStore,
   uleb,
   XOR,
-} from "./_wasm_asm.ts";
+} from "./wasm_asm.ts";
 
 /** Where the data window starts in the module's memory. */
 export const DATA_OFFSET = 256;
@@ -389,7 +389,7 @@ export interface KeystreamWasm {
   readonly mem32: Int32Array;
   /** XORs `groups` 128-byte groups at `ptr` with blocks from `counter`. */
   readonly xor: (ptr: number, groups: number, counter: number) => void;
-  /** The module memory itself (the AEAD module of `_chacha_wasm.ts` shares it). */
+  /** The module memory itself (the AEAD module of `chacha_wasm.ts` shares it). */
   readonly memory: WebAssembly.Memory;
 }
 

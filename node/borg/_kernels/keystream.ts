@@ -31,7 +31,7 @@ import {
   type KeystreamWasm,
   keystreamWasm,
   SHA256_K,
-} from "./_keystream_wasm.ts";
+} from "./keystream_wasm.ts";
 
 const K = new Uint32Array(SHA256_K);
 
