@@ -2,11 +2,11 @@
  * Generates the kernels in `node/borg/_kernels/` from their descriptions in
  * `scripts/kernels/`:
  *
- * | generated file                               | description                        |
- * | -------------------------------------------- | ---------------------------------- |
- * | `node/borg/_kernels/keystream_js.gen.ts`     | `scripts/kernels/keystream_js.ts`  |
- * | `node/borg/_kernels/keystream_wasm.gen.ts`   | `scripts/kernels/keystream_wasm.ts`|
- * | `node/borg/_kernels/chacha_wasm.gen.ts`      | `scripts/kernels/chacha_wasm.ts`   |
+ * | generated file                             | description                         |
+ * | ------------------------------------------ | ----------------------------------- |
+ * | `node/borg/_kernels/keystream_js.gen.ts`   | `scripts/kernels/keystream_js.ts`   |
+ * | `node/borg/_kernels/keystream_wasm.gen.ts` | `scripts/kernels/keystream_wasm.ts` |
+ * | `node/borg/_kernels/chacha_wasm.gen.ts`    | `scripts/kernels/chacha_wasm.ts`    |
  *
  * ```sh
  * deno task gen:kernels            # write the generated files
@@ -174,7 +174,7 @@ async function main(args: string[]): Promise<number> {
     }
   }
   const generated = await generate();
-  let stale = 0;
+  let stale = 0, written = 0;
   for (const [path, text] of generated) {
     const file = `${root.replace(/\/$/, "")}/${path}`;
     const committed = await readOrUndefined(file);
@@ -194,6 +194,7 @@ async function main(args: string[]): Promise<number> {
       await Deno.writeTextFile(tmp, text);
       await Deno.rename(tmp, file);
       console.log(`${path}: written`);
+      written++;
     }
   }
   if (stale > 0) {
@@ -202,7 +203,10 @@ async function main(args: string[]): Promise<number> {
     );
     return 1;
   }
-  if (check) console.log(`${generated.size} generated kernel files up to date`);
+  const current = generated.size - written;
+  console.log(
+    `${current} generated kernel files up to date, ${written} written`,
+  );
   return 0;
 }
 

@@ -130,11 +130,16 @@ export function keystreamWasm(): Assembled {
   const w = (t: number) => WL[t - 22]!;
   const TR = f.locals("tr", 4, "v128"); // transpose temporaries
 
-  /** Code pushing message word t (a v128), or undefined for a zero word. */
+  /**
+   * Code pushing message word t (a v128), or undefined for a zero word. Only
+   * the fixed words and those that vary with W7 are here; the others are in
+   * the prefix sums.
+   */
   const word = (t: number): Code | undefined => {
     const fw = fixedWord(t);
     if (fw !== undefined) return fw === 0 ? undefined : I32X4_SPLAT_CONST(fw);
     if (t === 7) return get(LOW);
+    if (t < 22) throw new Error(`Cannot describe: W${t} is in the prefix`);
     return get(w(t));
   };
 
