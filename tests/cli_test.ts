@@ -352,12 +352,12 @@ Deno.test("start runs a node that the operator commands reach through its contro
     );
     const file = `${dir}/c/control.json`;
     const end = Date.now() + 10_000;
-    // The control file is written just before the startup line is printed.
+    // The control file is written before the status line is printed.
     while (
       !(await Deno.stat(file).then(() => true, () => false)) ||
       !printed.endsWith("\n")
     ) {
-      if (Date.now() > end) throw new Error("no control file");
+      if (Date.now() > end) throw new Error("no control file or status");
       await new Promise((r) => setTimeout(r, 20));
     }
     console.log = log;

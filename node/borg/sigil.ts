@@ -15,12 +15,12 @@
 
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import { BorgError } from "./errors.ts";
-import { xorKeystream, xorKeystreamInWindow } from "./_keystream.ts";
+import { xorKeystream, xorKeystreamInWindow } from "./_kernels/keystream.ts";
 import {
   AEAD_DATA,
   type ChaChaPolyWasm,
   chachaPolyWasm,
-} from "./_chacha_wasm.ts";
+} from "./_kernels/chacha_wasm.ts";
 
 /** Nonce length of the sigil (XChaCha20). */
 export const SIGIL_NONCE_SIZE = 24;
@@ -203,9 +203,10 @@ function hchacha20(
  * XChaCha20-Poly1305 (no associated data) after XOR-ing the plaintext with a
  * SHA-256 keystream derived from the nonce. The bulk cipher is
  * ChaCha20-Poly1305 keyed with an HChaCha20 subkey: the WebAssembly SIMD
- * module of `_chacha_wasm.ts` (no per-frame cipher object), or `node:crypto`
- * `chacha20-poly1305` on runtimes without WebAssembly SIMD. `@noble/ciphers`
- * `xchacha20poly1305` is the reference both are tested against.
+ * module of `_kernels/chacha_wasm.ts` (no per-frame cipher object), or
+ * `node:crypto` `chacha20-poly1305` on runtimes without WebAssembly SIMD.
+ * `@noble/ciphers` `xchacha20poly1305` is the reference both are tested
+ * against.
  *
  * @example Sealing and opening
  * ```ts

@@ -5,8 +5,12 @@ import fc from "fast-check";
 import { atOddOffset, fromHex, readSidecar } from "./_test_util.ts";
 import { BorgError } from "./errors.ts";
 import { ChaChaPolySigil } from "./sigil.ts";
-import { keystream, xorKeystream, xorKeystreamScalar } from "./_keystream.ts";
-import { keystreamWasm } from "./_keystream_wasm.ts";
+import {
+  keystream,
+  xorKeystream,
+  xorKeystreamScalar,
+} from "./_kernels/keystream.ts";
+import { keystreamWasm } from "./_kernels/keystream_wasm.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;

@@ -2,8 +2,8 @@ import { hchacha, xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import { ChaChaPolySigil } from "./sigil.ts";
 import { SmsgKey, smsgOpenBody, smsgSealBody } from "./smsg.ts";
-import { xorKeystream } from "./_keystream.ts";
-import { chachaPolyWasm } from "./_chacha_wasm.ts";
+import { xorKeystream } from "./_kernels/keystream.ts";
+import { chachaPolyWasm } from "./_kernels/chacha_wasm.ts";
 
 const key = SmsgKey.fromPassword(
   "uL2eovqajg4HUim6Pc6Zq6eRoKv18AZYHECR5/HP94M=",

@@ -11,24 +11,16 @@
  *   the Poly1305 accumulator, with 26-bit limbs and 64-bit products.
  *
  * The key setup (clamping `r`), the final reduction and the tag are done in
- * JavaScript, once per message. The module is assembled here at load time
- * from the instruction list below (no binary blob is shipped); callers fall
- * back to `node:crypto` when the runtime has no WebAssembly SIMD.
+ * JavaScript, once per message. The module's bytes are in
+ * `chacha_wasm.gen.ts`, generated from `scripts/kernels/chacha_wasm.ts`;
+ * callers fall back to `node:crypto` when the runtime has no WebAssembly SIMD.
  *
  * The module imports the memory of the SIMD keystream module
- * (`_keystream_wasm.ts`) and works in its data window, so a sigil can copy a
+ * (`keystream_wasm.ts`) and works in its data window, so a sigil can copy a
  * small message in once, XOR the keystream, encrypt and authenticate it in
- * place, and copy it out once. Memory layout (above the keystream's window):
- *
- * | Address        | Size | Content                                  |
- * | -------------- | ---- | ---------------------------------------- |
- * | 256            | 64 K | shared data window ({@linkcode AEAD_DATA}) |
- * | 256 + 64 K     | 512  | slack: partial group, length block       |
- * | `STATE`        | 64   | ChaCha20 state words (word 12 unused)    |
- * | `STATE` + 64   | 20   | Poly1305 `r` limbs (u32)                 |
- * | `STATE` + 84   | 16   | `5 r1 .. 5 r4` (u32)                     |
- * | `STATE` + 128  | 20   | Poly1305 accumulator `h` limbs (u32)     |
- * | `STATE` + 256  | 256  | scratch for the one-time Poly1305 key    |
+ * place, and copy it out once. The memory layout is in `constants.ts`: the
+ * shared window at {@linkcode AEAD_DATA}, then the ChaCha20 state, the
+ * Poly1305 key limbs and accumulator, and a scratch area.
  *
  * The one-shot calls (`sealWindow`, `openWindow`) run ChaCha20 from block 0
  * over the 64 bytes before the window (zeroed; block 0 is the Poly1305 key)
@@ -39,316 +31,28 @@
  */
 
 import {
-  ADD,
-  type Code,
-  get,
-  i32,
-  name,
-  OR,
-  section,
-  set,
-  SHL,
-  SHR_U,
-  SHUFFLE,
-  simd,
-  sleb,
-  SPLAT,
-  transposeXorStore,
-  uleb,
-  XOR,
-} from "./_wasm_asm.ts";
-
-import {
+  AEAD_POLY_H,
+  AEAD_POLY_R,
+  AEAD_SCRATCH,
+  AEAD_STATE,
   CHUNK_BYTES,
   DATA_OFFSET,
-  type KeystreamWasm,
-  keystreamWasm,
-} from "./_keystream_wasm.ts";
+} from "./constants.ts";
+import { CHACHA_WASM } from "./chacha_wasm.gen.ts";
+import { type KeystreamWasm, keystreamWasm } from "./keystream_wasm.ts";
 
 /** Where the data window starts (the keystream module's window). */
 export const AEAD_DATA: number = DATA_OFFSET;
 /** Bytes processed per window fill: a multiple of 256 (four ChaCha blocks). */
 export const AEAD_CHUNK: number = CHUNK_BYTES;
-const STATE = 0x10400;
-const POLY_R = STATE + 64;
-const POLY_S = STATE + 84;
-const POLY_H = STATE + 128;
-const SCRATCH = STATE + 256;
-const MIN_PAGES = Math.ceil((SCRATCH + 256) / 65536);
+const STATE = AEAD_STATE;
+const POLY_R = AEAD_POLY_R;
+const POLY_H = AEAD_POLY_H;
+const SCRATCH = AEAD_SCRATCH;
 /** Largest message for the one-shot window calls. */
 export const AEAD_WINDOW_MAX = 16 * 1024;
 /** Where `openWindow` keeps the ciphertext for the MAC. */
 const MAC_COPY = AEAD_DATA + AEAD_WINDOW_MAX + 1024;
-
-const i64 = (n: number): Code => [0x42, ...sleb(n)];
-const I32_LOAD = (offset: number): Code => [0x28, 2, ...uleb(offset)];
-const I64_LOAD = (offset: number): Code => [0x29, 3, ...uleb(offset)];
-const I64_LOAD32_U = (offset: number): Code => [0x35, 2, ...uleb(offset)];
-const I64_STORE32 = (offset: number): Code => [0x3e, 2, ...uleb(offset)];
-const I64_ADD = [0x7c];
-const I64_MUL = [0x7e];
-const I64_AND = [0x83];
-const I64_OR = [0x84];
-const I64_SHL = [0x86];
-const I64_SHR_U = [0x88];
-const MASK26 = 0x3ffffff;
-
-// ---------------------------------------------------------------- ChaCha20
-
-function chachaBody(): { code: Code; v128Locals: number } {
-  // Params: 0 ptr, 1 groups, 2 counter. v128 locals from 3.
-  let next = 3;
-  const X = Array.from({ length: 16 }, () => next++); // input state
-  const V = Array.from({ length: 16 }, () => next++); // working state
-  const T = Array.from({ length: 4 }, () => next++); // transpose
-  const c: Code = [];
-  for (let i = 0; i < 16; i++) {
-    if (i === 12) {
-      // counters of the four lanes: splat(counter) + [0, 1, 2, 3]
-      c.push(...get(2), ...SPLAT, ...simd(0x0c));
-      for (let k = 0; k < 4; k++) c.push(k, 0, 0, 0);
-      c.push(...ADD, ...set(X[12]!));
-    } else {
-      c.push(...i32(0), ...I32_LOAD(STATE + i * 4), ...SPLAT, ...set(X[i]!));
-    }
-  }
-  const rotl = (x: number, n: number): Code => {
-    if (n === 16 || n === 8) {
-      const lanes: number[] = [];
-      for (let k = 0; k < 4; k++) {
-        const b = 4 * k;
-        if (n === 16) lanes.push(b + 2, b + 3, b, b + 1);
-        else lanes.push(b + 3, b, b + 1, b + 2);
-      }
-      return [...get(x), ...get(x), ...SHUFFLE(lanes)];
-    }
-    return [
-      ...get(x),
-      ...i32(n),
-      ...SHL,
-      ...get(x),
-      ...i32(32 - n),
-      ...SHR_U,
-      ...OR,
-    ];
-  };
-  const addTo = (a: number, b: number): Code => [
-    ...get(a),
-    ...get(b),
-    ...ADD,
-    ...set(a),
-  ];
-  const xorRot = (d: number, a: number, n: number): Code => [
-    ...get(d),
-    ...get(a),
-    ...XOR,
-    ...set(d),
-    ...rotl(d, n),
-    ...set(d),
-  ];
-  const qr = (a: number, b: number, cc: number, d: number): Code => [
-    ...addTo(V[a]!, V[b]!),
-    ...xorRot(V[d]!, V[a]!, 16),
-    ...addTo(V[cc]!, V[d]!),
-    ...xorRot(V[b]!, V[cc]!, 12),
-    ...addTo(V[a]!, V[b]!),
-    ...xorRot(V[d]!, V[a]!, 8),
-    ...addTo(V[cc]!, V[d]!),
-    ...xorRot(V[b]!, V[cc]!, 7),
-  ];
-  // block $done { loop $next {
-  c.push(0x02, 0x40, 0x03, 0x40);
-  c.push(...get(1), 0x45, 0x0d, 1); // groups == 0 -> br $done
-  for (let i = 0; i < 16; i++) c.push(...get(X[i]!), ...set(V[i]!));
-  // 10 double rounds, as a loop: the code stays small (about 1 KB of machine
-  // code instead of 10), which matters more than loop overhead when frames
-  // arrive one at a time to a cold cache.
-  const R = next; // the i32 round counter follows the v128 locals
-  c.push(...i32(10), ...set(R));
-  c.push(0x03, 0x40); // loop $round
-  c.push(...qr(0, 4, 8, 12), ...qr(1, 5, 9, 13));
-  c.push(...qr(2, 6, 10, 14), ...qr(3, 7, 11, 15));
-  c.push(...qr(0, 5, 10, 15), ...qr(1, 6, 11, 12));
-  c.push(...qr(2, 7, 8, 13), ...qr(3, 4, 9, 14));
-  c.push(...get(R), ...i32(1), 0x6b, 0x22, ...uleb(R)); // R -= 1 (tee)
-  c.push(0x0d, 0, 0x0b); // br_if $round; end
-  for (let i = 0; i < 16; i++) c.push(...addTo(V[i]!, X[i]!));
-  // Transpose each row of four words; block j, words 4q..4q+3 go to
-  // ptr + 64 j + 16 q.
-  for (let q = 0; q < 4; q++) {
-    transposeXorStore(
-      c,
-      [V[4 * q]!, V[4 * q + 1]!, V[4 * q + 2]!, V[4 * q + 3]!],
-      T,
-      (j) => j * 64 + q * 16,
-    );
-  }
-  // ptr += 256; groups -= 1; counters += 4; continue
-  c.push(...get(0), ...i32(256), 0x6a, ...set(0));
-  c.push(...get(1), ...i32(1), 0x6b, ...set(1));
-  c.push(...get(X[12]!), ...simd(0x0c));
-  for (let k = 0; k < 4; k++) c.push(4, 0, 0, 0);
-  c.push(...ADD, ...set(X[12]!));
-  c.push(0x0c, 0, 0x0b, 0x0b); // br $next; end loop; end block
-  c.push(0x0b);
-  return { code: c, v128Locals: next - 3 };
-}
-
-// ---------------------------------------------------------------- Poly1305
-
-function polyBody(): { code: Code; i64Locals: number } {
-  // Params: 0 ptr, 1 blocks. i64 locals from 2.
-  let next = 2;
-  const H = Array.from({ length: 5 }, () => next++);
-  const R = Array.from({ length: 5 }, () => next++);
-  const S = [-1, next++, next++, next++, next++]; // S[1..4] = 5 r[i]
-  const D = Array.from({ length: 5 }, () => next++);
-  const C = next++, LO = next++, HI = next++;
-  const c: Code = [];
-  for (let i = 0; i < 5; i++) {
-    c.push(...i32(0), ...I64_LOAD32_U(POLY_H + 4 * i), ...set(H[i]!));
-    c.push(...i32(0), ...I64_LOAD32_U(POLY_R + 4 * i), ...set(R[i]!));
-    if (i > 0) {
-      c.push(...i32(0), ...I64_LOAD32_U(POLY_S + 4 * (i - 1)), ...set(S[i]!));
-    }
-  }
-  const m26 = i64(MASK26);
-  const addLimb = (h: number, bits: Code): Code => [
-    ...get(h),
-    ...bits,
-    ...I64_ADD,
-    ...set(h),
-  ];
-  c.push(0x02, 0x40, 0x03, 0x40);
-  c.push(...get(1), 0x45, 0x0d, 1); // blocks == 0 -> br $done
-  c.push(...get(0), ...I64_LOAD(0), ...set(LO));
-  c.push(...get(0), ...I64_LOAD(8), ...set(HI));
-  c.push(...addLimb(H[0]!, [...get(LO), ...m26, ...I64_AND]));
-  c.push(
-    ...addLimb(H[1]!, [
-      ...get(LO),
-      ...i64(26),
-      ...I64_SHR_U,
-      ...m26,
-      ...I64_AND,
-    ]),
-  );
-  c.push(
-    ...addLimb(H[2]!, [
-      ...get(LO),
-      ...i64(52),
-      ...I64_SHR_U,
-      ...get(HI),
-      ...i64(12),
-      ...I64_SHL,
-      ...I64_OR,
-      ...m26,
-      ...I64_AND,
-    ]),
-  );
-  c.push(
-    ...addLimb(H[3]!, [
-      ...get(HI),
-      ...i64(14),
-      ...I64_SHR_U,
-      ...m26,
-      ...I64_AND,
-    ]),
-  );
-  c.push(
-    ...addLimb(H[4]!, [
-      ...get(HI),
-      ...i64(40),
-      ...I64_SHR_U,
-      ...i64(1 << 24),
-      ...I64_OR,
-    ]),
-  );
-  // d_k = sum_i h_i * (i <= k ? r_{k-i} : 5 r_{5+k-i})
-  for (let k = 0; k < 5; k++) {
-    for (let i = 0; i < 5; i++) {
-      const j = k - i;
-      const m = j >= 0 ? R[j]! : S[5 + j]!;
-      c.push(...get(H[i]!), ...get(m), ...I64_MUL);
-      if (i > 0) c.push(...I64_ADD);
-    }
-    c.push(...set(D[k]!));
-  }
-  // carry: h_k = d_k mod 2^26, into d_{k+1}; the top wraps with * 5
-  for (let k = 0; k < 5; k++) {
-    if (k > 0) c.push(...get(D[k]!), ...get(C), ...I64_ADD, ...set(D[k]!));
-    c.push(...get(D[k]!), ...i64(26), ...I64_SHR_U, ...set(C));
-    c.push(...get(D[k]!), ...m26, ...I64_AND, ...set(H[k]!));
-  }
-  c.push(
-    ...get(H[0]!),
-    ...get(C),
-    ...i64(5),
-    ...I64_MUL,
-    ...I64_ADD,
-    ...set(H[0]!),
-  );
-  c.push(...get(H[0]!), ...i64(26), ...I64_SHR_U, ...set(C));
-  c.push(...get(H[0]!), ...m26, ...I64_AND, ...set(H[0]!));
-  c.push(...get(H[1]!), ...get(C), ...I64_ADD, ...set(H[1]!));
-  // ptr += 16; blocks -= 1
-  c.push(...get(0), ...i32(16), 0x6a, ...set(0));
-  c.push(...get(1), ...i32(1), 0x6b, ...set(1));
-  c.push(0x0c, 0, 0x0b, 0x0b);
-  for (let i = 0; i < 5; i++) {
-    c.push(...i32(0), ...get(H[i]!), ...I64_STORE32(POLY_H + 4 * i));
-  }
-  c.push(0x0b);
-  return { code: c, i64Locals: next - 2 };
-}
-
-function assemble(): Uint8Array<ArrayBuffer> {
-  const cha = chachaBody();
-  const pol = polyBody();
-  const chaFn = [2, ...uleb(cha.v128Locals), 0x7b, 1, 0x7f, ...cha.code];
-  const polFn = [1, ...uleb(pol.i64Locals), 0x7e, ...pol.code];
-  const bytes = [
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, [
-      2,
-      ...[0x60, 3, 0x7f, 0x7f, 0x7f, 0],
-      ...[0x60, 2, 0x7f, 0x7f, 0],
-    ]),
-    ...section(2, [
-      1,
-      ...name("env"),
-      ...name("memory"),
-      2,
-      0,
-      ...uleb(MIN_PAGES),
-    ]),
-    ...section(3, [2, 0, 1]),
-    ...section(7, [
-      2,
-      ...name("chacha"),
-      0,
-      0,
-      ...name("poly"),
-      0,
-      1,
-    ]),
-    ...section(10, [
-      2,
-      ...uleb(chaFn.length),
-      ...chaFn,
-      ...uleb(polFn.length),
-      ...polFn,
-    ]),
-  ];
-  return new Uint8Array(bytes);
-}
 
 const SIGMA = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574];
 const ST = STATE >> 2;
@@ -758,9 +462,11 @@ function put32(out: Uint8Array, at: number, v: number): void {
 function instantiate(): ChaChaPolyWasm | undefined {
   if (keystreamWasm === undefined) return undefined;
   try {
-    const bytes = assemble();
-    if (!WebAssembly.validate(bytes)) return undefined;
-    return new ChaChaPolyWasm(new WebAssembly.Module(bytes), keystreamWasm);
+    if (!WebAssembly.validate(CHACHA_WASM)) return undefined;
+    return new ChaChaPolyWasm(
+      new WebAssembly.Module(CHACHA_WASM),
+      keystreamWasm,
+    );
   } catch {
     return undefined;
   }

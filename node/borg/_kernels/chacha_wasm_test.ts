@@ -6,7 +6,7 @@ import {
   AEAD_DATA,
   AEAD_WINDOW_MAX,
   chachaPolyWasm,
-} from "./_chacha_wasm.ts";
+} from "./chacha_wasm.ts";
 
 function randomBytes(n: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(n);
