@@ -1,6 +1,8 @@
 /**
- * Helpers shared by the subcommands: flag parsing with `--help`, finding
- * the running node through its control file, output and error hints.
+ * Helpers shared by the subcommands: the one command prologue
+ * ({@linkcode defineCommand}, {@linkcode operatorCommand}: flag parsing,
+ * `--help`, the positional count, the running node's client), output and
+ * error hints. The CLI imports only the package's public modules.
  *
  * @module
  */
@@ -10,11 +12,16 @@ import {
   ControlApiError,
   ControlClient,
   controlFilePath,
-} from "../node/control_api.ts";
-import { defaultPaths } from "../node/_paths.ts";
-import { out, UsageError } from "./_command.ts";
+  nodePaths,
+} from "../node/mod.ts";
+import { type Command, EXIT_OK, out, UsageError } from "./_command.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** Parsed flag values of a set of options. */
+export type Values<O extends Options> = ReturnType<
+  typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>
+>["values"];
 
 /** Flags every operator command accepts. */
 export const CLIENT_OPTIONS = {
@@ -50,11 +57,7 @@ export interface Parsed<V> {
 export function parse<O extends Options>(
   args: string[],
   options: O,
-): Parsed<
-  ReturnType<
-    typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>
-  >["values"]
-> {
+): Parsed<Values<O>> {
   try {
     const r = parseArgs({
       args,
@@ -218,7 +221,7 @@ export function intFlag(
  * @returns Data and config directories.
  */
 export function defaultDirs(): { dataDir: string; configDir: string } {
-  const p = defaultPaths();
+  const p = nodePaths();
   return { dataDir: p.dataDir, configDir: p.configDir };
 }
 
@@ -235,4 +238,80 @@ export function helped(
 ): boolean {
   if (values.help) out(help);
   return values.help === true;
+}
+
+/** A subcommand: its help and flags, and what it does with them. */
+export interface CommandSpec<O extends Options, A> {
+  /** One-line summary shown by `lthn-p2p --help`. */
+  summary: string;
+  /** The text `--help` prints. */
+  help: string;
+  /** The command's own flags. */
+  options: O;
+  /** Least and most positionals, and what they are (checked when given). */
+  positionals?: readonly [min: number, max: number, what: string];
+  /** Does the work; resolves to the exit code. */
+  run(args: A): Promise<number>;
+}
+
+/**
+ * Builds a subcommand from its spec: parses the flags strictly, prints the
+ * help for `--help`, checks the positionals, then runs it.
+ *
+ * @param spec The command.
+ * @returns The command.
+ */
+export function defineCommand<O extends Options>(
+  spec: CommandSpec<O, Parsed<Values<O>>>,
+): Command {
+  return {
+    summary: spec.summary,
+    async run(args: string[]): Promise<number> {
+      const parsed = parse(args, spec.options);
+      if (helped(parsed.values, spec.help)) return EXIT_OK;
+      if (spec.positionals) {
+        expectPositionals(parsed.positionals, ...spec.positionals);
+      }
+      return await spec.run(parsed);
+    },
+  };
+}
+
+/** What an operator command gets: flags, positionals and the node's client. */
+export interface OperatorArgs<V> extends Parsed<V> {
+  /** Whether `--json` was given. */
+  json: boolean;
+  /**
+   * The client of the running node (found through `--control-file` or
+   * `--config-dir`), opened on first use.
+   */
+  client(): Promise<ControlClient>;
+}
+
+/**
+ * Builds an operator command (one that acts through the running node): as
+ * {@linkcode defineCommand}, with {@linkcode CLIENT_OPTIONS} added to its
+ * flags and the node's client at hand.
+ *
+ * @param spec The command.
+ * @returns The command.
+ */
+export function operatorCommand<O extends Options>(
+  spec: CommandSpec<O, OperatorArgs<Values<typeof CLIENT_OPTIONS & O>>>,
+): Command {
+  const options = { ...CLIENT_OPTIONS, ...spec.options };
+  return defineCommand({
+    ...spec,
+    options,
+    run: ({ values, positionals }) => {
+      const flags = values as Values<typeof CLIENT_OPTIONS>;
+      let opened: Promise<ControlClient> | undefined;
+      return spec.run({
+        values: values as Values<typeof CLIENT_OPTIONS & O>,
+        positionals,
+        json: flags.json === true,
+        client: () => opened ??= client(flags),
+      });
+    },
+  });
 }

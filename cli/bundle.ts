@@ -13,13 +13,13 @@ import {
   encodeBundle,
   extractMinerBundle,
   extractProfileBundle,
+  NodeManager,
+  nodePaths,
   readBundle,
+  secretToPassword,
   verifyBundle,
-} from "../node/bundle.ts";
-import { secretToPassword } from "../node/identity.ts";
-import { NodeManager } from "../node/identity_store.ts";
-import { nodePaths } from "../node/node.ts";
-import { writeFileAtomic } from "../node/_fs.ts";
+  writeFileAtomic,
+} from "../node/mod.ts";
 import {
   type Command,
   EXIT_FAILURE,
@@ -28,11 +28,11 @@ import {
   UsageError,
 } from "./_command.ts";
 import {
+  defineCommand,
   expectPositionals,
-  helped,
-  parse,
   printJson,
   readInput,
+  type Values,
 } from "./_common.ts";
 
 const HELP = `Usage: lthn-p2p bundle <create|extract|verify> … [options]
@@ -77,7 +77,7 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-type Values = ReturnType<typeof parse<typeof OPTIONS>>["values"];
+type BundleValues = Values<typeof OPTIONS>;
 
 function baseName(path: string): string {
   const b = path.split(/[\\/]/).pop() ?? path;
@@ -85,7 +85,7 @@ function baseName(path: string): string {
 }
 
 async function password(
-  values: Values,
+  values: BundleValues,
   peerKey: string | undefined,
 ): Promise<string> {
   if (values.password !== undefined && peerKey !== undefined) {
@@ -147,11 +147,11 @@ async function load(path: string): Promise<Bundle> {
   }
 }
 
-export const bundleCommand: Command = {
+export const bundleCommand: Command = defineCommand({
   summary: "create, extract or verify deployment bundles (offline)",
-  async run(args: string[]): Promise<number> {
-    const { values, positionals } = parse(args, OPTIONS);
-    if (helped(values, HELP)) return EXIT_OK;
+  help: HELP,
+  options: OPTIONS,
+  async run({ values, positionals }): Promise<number> {
     const action = positionals[0];
     switch (action) {
       case "create": {
@@ -298,4 +298,4 @@ export const bundleCommand: Command = {
         );
     }
   },
-};
+});

@@ -5,18 +5,14 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { basename, extname } from "node:path";
-import { encodeBase64 } from "../node/_base64.ts";
-import type { ControlProgress } from "../node/control_api.ts";
+import type { ControlDeployParams } from "../node/mod.ts";
 import { type Command, EXIT_OK, out, UsageError } from "./_command.ts";
 import {
-  client,
   CLIENT_HELP,
-  CLIENT_OPTIONS,
-  expectPositionals,
-  helped,
   intFlag,
-  parse,
+  operatorCommand,
   printJson,
   readInput,
 } from "./_common.ts";
@@ -39,7 +35,6 @@ as Go nodes expect); --bundle sends one made with "lthn-p2p bundle create".
 ${CLIENT_HELP}`;
 
 const OPTIONS = {
-  ...CLIENT_OPTIONS,
   profile: { type: "string" },
   miner: { type: "string" },
   bundle: { type: "string" },
@@ -91,12 +86,12 @@ class Progress {
   }
 }
 
-export const deployCommand: Command = {
+export const deployCommand: Command = operatorCommand({
   summary: "deploy a profile, miner or bundle to a worker",
-  async run(args: string[]): Promise<number> {
-    const { values, positionals } = parse(args, OPTIONS);
-    if (helped(values, HELP)) return EXIT_OK;
-    expectPositionals(positionals, 1, 1, "the peer to deploy to");
+  help: HELP,
+  options: OPTIONS,
+  positionals: [1, 1, "the peer to deploy to"],
+  async run({ values, positionals, client }): Promise<number> {
     const { profile, miner, bundle } = values;
     if (
       bundle !== undefined && (profile !== undefined || miner !== undefined)
@@ -111,7 +106,10 @@ export const deployCommand: Command = {
       );
     }
     const maxFrame = intFlag("max-frame", values["max-frame"], 1024);
-    const body: Record<string, unknown> = { peer: positionals[0] };
+    const body: ControlDeployParams = {
+      peer: positionals[0]!,
+      kind: "profile",
+    };
     if (maxFrame !== undefined) body.peerMaxMessageSize = maxFrame;
     let name = values.name;
     if (bundle !== undefined) {
@@ -135,21 +133,24 @@ export const deployCommand: Command = {
       if (miner !== undefined) {
         const data = await readInput(miner);
         body.kind = "miner";
-        body.miner = { fileName: basename(miner), data: encodeBase64(data) };
+        body.miner = {
+          fileName: basename(miner),
+          data: Buffer.from(data).toString("base64"),
+        };
         name ??= stem(miner);
       } else {
         body.kind = "profile";
       }
-      body.name = name;
+      if (name !== undefined) body.name = name;
     }
     const tty = !values.json && Deno.stderr.isTerminal();
     const progress = new Progress(tty);
     const label = name ?? "bundle";
     progress.set(`deploying ${label}: contacting the node`);
-    let result: { success: boolean; name: string; bytes: number };
+    let result;
     try {
-      result = await (await client(values)).call("deploy", body, {
-        onProgress: (p: ControlProgress) => {
+      result = await (await client()).call("deploy", body, {
+        onProgress: (p) => {
           if (p.stage === "sending") {
             progress.set(
               `deploying ${label}: sending ${
@@ -158,7 +159,7 @@ export const deployCommand: Command = {
             );
           } else progress.set(`deploying ${label}: ${p.stage}`);
         },
-      }) as typeof result;
+      });
     } finally {
       progress.done();
     }
@@ -168,4 +169,4 @@ export const deployCommand: Command = {
       );}
     return EXIT_OK;
   },
-};
+});

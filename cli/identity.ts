@@ -8,14 +8,14 @@
 import {
   NodeManager,
   type NodeManagerOptions,
+  nodePaths,
   type NodeRole,
+  pairingCode,
   safeNodeName,
 } from "../node/mod.ts";
-import { nodePaths } from "../node/node.ts";
-import { pairingCode } from "../node/registry/pairing.ts";
 import { hostname } from "node:os";
 import { type Command, EXIT_OK, out, UsageError } from "./_command.ts";
-import { expectPositionals, helped, parse, printJson } from "./_common.ts";
+import { defineCommand, printJson } from "./_common.ts";
 
 const HELP = `Usage: lthn-p2p identity [show|init|delete] [options]
 
@@ -50,12 +50,12 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-export const identityCommand: Command = {
+export const identityCommand: Command = defineCommand({
   summary: "show, create or delete the node identity",
-  async run(args: string[]): Promise<number> {
-    const { values, positionals } = parse(args, OPTIONS);
-    if (helped(values, HELP)) return EXIT_OK;
-    expectPositionals(positionals, 0, 1, "action");
+  help: HELP,
+  options: OPTIONS,
+  positionals: [0, 1, "action"],
+  async run({ values, positionals }): Promise<number> {
     const action = positionals[0] ?? "show";
     if (!["show", "init", "delete"].includes(action)) {
       throw new UsageError(
@@ -125,7 +125,7 @@ export const identityCommand: Command = {
       }
     }
   },
-};
+});
 
 function print(nm: NodeManager, json: boolean, created: boolean): void {
   const id = nm.getIdentity()!;

@@ -12,13 +12,12 @@ import {
   MONERO_TESTNET_NETWORK_ID,
   MoneroPeer,
 } from "../levin/mod.ts";
-import { parseListenAddr } from "../node/transport/config.ts";
+import { parseListenAddr } from "../node/mod.ts";
 import { type Command, EXIT_OK, out, UsageError } from "./_command.ts";
 import {
+  defineCommand,
   expectPositionals,
-  helped,
   intFlag,
-  parse,
   printJson,
 } from "./_common.ts";
 
@@ -57,11 +56,11 @@ function randomPeerId(): bigint {
   return new DataView(b.buffer).getBigUint64(0, true);
 }
 
-export const levinCommand: Command = {
+export const levinCommand: Command = defineCommand({
   summary: "handshake with a CryptoNote daemon (levin ping host:port)",
-  async run(args: string[]): Promise<number> {
-    const { values, positionals } = parse(args, OPTIONS);
-    if (helped(values, HELP)) return EXIT_OK;
+  help: HELP,
+  options: OPTIONS,
+  async run({ values, positionals }): Promise<number> {
     if (positionals[0] !== "ping") {
       throw new UsageError(
         positionals[0] === undefined
@@ -167,4 +166,4 @@ export const levinCommand: Command = {
       await peer.close();
     }
   },
-};
+});

@@ -4,17 +4,9 @@
  * @module
  */
 
+import type { ControlParams } from "../node/mod.ts";
 import { type Command, EXIT_OK, out, UsageError } from "./_command.ts";
-import {
-  client,
-  CLIENT_HELP,
-  CLIENT_OPTIONS,
-  expectPositionals,
-  helped,
-  intFlag,
-  parse,
-  printJson,
-} from "./_common.ts";
+import { CLIENT_HELP, intFlag, operatorCommand, printJson } from "./_common.ts";
 
 const HELP = `Usage: lthn-p2p logs <peer> <miner name> [options]
 
@@ -24,12 +16,6 @@ Options:
   --lines <n>            how many lines (default 100, at most 10000)
   --since <time>         only lines from this time on (RFC 3339, or e.g. 5m, 2h)
 ${CLIENT_HELP}`;
-
-const OPTIONS = {
-  ...CLIENT_OPTIONS,
-  lines: { type: "string" },
-  since: { type: "string" },
-} as const;
 
 function parseSince(v: string): number {
   const rel = /^(\d+)(s|m|h|d)$/.exec(v);
@@ -47,27 +33,25 @@ function parseSince(v: string): number {
   return t;
 }
 
-export const logsCommand: Command = {
+export const logsCommand: Command = operatorCommand({
   summary: "show a miner's console output from a worker",
-  async run(args: string[]): Promise<number> {
-    const { values, positionals } = parse(args, OPTIONS);
-    if (helped(values, HELP)) return EXIT_OK;
-    expectPositionals(positionals, 2, 2, "<peer> and <miner name>");
+  help: HELP,
+  options: { lines: { type: "string" }, since: { type: "string" } },
+  positionals: [2, 2, "<peer> and <miner name>"],
+  async run({ values, positionals, client }): Promise<number> {
     const lines = intFlag("lines", values.lines) ?? 100;
     if (lines > 10_000) {
       throw new UsageError(`--lines must be at most 10000, got ${lines}`);
     }
-    const body: Record<string, unknown> = {
-      peer: positionals[0],
-      minerName: positionals[1],
+    const params: ControlParams<"logs"> = {
+      peer: positionals[0]!,
+      minerName: positionals[1]!,
       lines,
     };
-    if (values.since !== undefined) body.since = parseSince(values.since);
-    const r = await (await client(values)).call("logs", body) as {
-      lines: string[];
-    };
+    if (values.since !== undefined) params.since = parseSince(values.since);
+    const r = await (await client()).call("logs", params);
     if (values.json) printJson(r);
     else for (const l of r.lines) out(l);
     return EXIT_OK;
   },
-};
+});

@@ -4,14 +4,12 @@
  * @module
  */
 
+import type { ControlParams, JsonValue } from "../node/mod.ts";
 import { type Command, EXIT_OK, out, UsageError } from "./_command.ts";
 import {
-  client,
   CLIENT_HELP,
-  CLIENT_OPTIONS,
   expectPositionals,
-  helped,
-  parse,
+  operatorCommand,
   printJson,
   readInput,
 } from "./_common.ts";
@@ -27,17 +25,11 @@ Options:
   --config <file>        miner config JSON (a file, or - for standard input)
 ${CLIENT_HELP}`;
 
-const OPTIONS = {
-  ...CLIENT_OPTIONS,
-  profile: { type: "string" },
-  config: { type: "string" },
-} as const;
-
-export const minerCommand: Command = {
+export const minerCommand: Command = operatorCommand({
   summary: "start or stop a miner on a worker",
-  async run(args: string[]): Promise<number> {
-    const { values, positionals } = parse(args, OPTIONS);
-    if (helped(values, HELP)) return EXIT_OK;
+  help: HELP,
+  options: { profile: { type: "string" }, config: { type: "string" } },
+  async run({ values, positionals, client }): Promise<number> {
     const action = positionals[0];
     if (action !== "start" && action !== "stop") {
       throw new UsageError(
@@ -54,22 +46,20 @@ export const minerCommand: Command = {
           "give --profile <id> or --config <file> so the worker knows how to mine",
         );
       }
-      const body: Record<string, unknown> = {
-        peer: rest[0],
-        minerType: rest[1],
+      const params: ControlParams<"miner.start"> = {
+        peer: rest[0]!,
+        minerType: rest[1]!,
       };
-      if (values.profile) body.profileId = values.profile;
+      if (values.profile) params.profileId = values.profile;
       if (values.config !== undefined) {
         const text = new TextDecoder().decode(await readInput(values.config));
         try {
-          body.config = JSON.parse(text);
+          params.config = JSON.parse(text) as JsonValue;
         } catch {
           throw new UsageError(`--config ${values.config} is not valid JSON`);
         }
       }
-      const r = await (await client(values)).call("miner.start", body) as {
-        minerName: string;
-      };
+      const r = await (await client()).call("miner.start", params);
       if (values.json) printJson(r);
       else out(`started miner ${r.minerName}`);
       return EXIT_OK;
@@ -78,12 +68,12 @@ export const minerCommand: Command = {
     if (values.profile !== undefined || values.config !== undefined) {
       throw new UsageError("--profile and --config only apply to miner start");
     }
-    const r = await (await client(values)).call("miner.stop", {
-      peer: rest[0],
-      minerName: rest[1],
+    const r = await (await client()).call("miner.stop", {
+      peer: rest[0]!,
+      minerName: rest[1]!,
     });
     if (values.json) printJson(r);
     else out(`stopped miner ${rest[1]}`);
     return EXIT_OK;
   },
-};
+});

@@ -4,17 +4,13 @@
  * @module
  */
 
-import type { PeerView } from "../node/node.ts";
-import type { Peer } from "../node/peer.ts";
+import type { ControlParams, Peer, PeerView } from "../node/mod.ts";
 import { type Command, err, EXIT_OK, out, UsageError } from "./_command.ts";
 import {
-  client,
   CLIENT_HELP,
-  CLIENT_OPTIONS,
   expectPositionals,
-  helped,
   intFlag,
-  parse,
+  operatorCommand,
   printJson,
   table,
 } from "./_common.ts";
@@ -46,7 +42,6 @@ Options:
 ${CLIENT_HELP}`;
 
 const OPTIONS = {
-  ...CLIENT_OPTIONS,
   name: { type: "string" },
   id: { type: "string" },
   key: { type: "string" },
@@ -121,15 +116,14 @@ function ago(rfc3339: string): string {
   return `${Math.round(s / 86400)}d ago`;
 }
 
-export const peersCommand: Command = {
+export const peersCommand: Command = operatorCommand({
   summary:
     "list, add, remove, dial, allow, revoke peers; auth mode; trust and distrust controllers; best peers",
-  async run(args: string[]): Promise<number> {
-    const { values, positionals } = parse(args, OPTIONS);
-    if (helped(values, HELP)) return EXIT_OK;
+  help: HELP,
+  options: OPTIONS,
+  async run({ values, positionals, json, client }): Promise<number> {
     const action = positionals[0] ?? "list";
     const rest = positionals.slice(1);
-    const json = values.json === true;
     const only = (flags: string[]) => {
       for (const f of ["name", "id", "key", "count"] as const) {
         if (values[f] !== undefined && !flags.includes(f)) {
@@ -141,12 +135,12 @@ export const peersCommand: Command = {
       case "list": {
         expectPositionals(rest, 0, 0, "");
         only([]);
-        const c = await client(values);
-        const peers = await c.call("peers.list") as ListedPeer[];
+        const c = await client();
+        const peers: ListedPeer[] = await c.call("peers.list", {});
         if (json) printJson(peers);
         else {
           out(peerRows(peers));
-          const trusted = await c.call("peers.trusted") as Trusted[];
+          const trusted: Trusted[] = await c.call("peers.trusted", {});
           out("");
           out(trustedRows(trusted));
         }
@@ -164,11 +158,11 @@ export const peersCommand: Command = {
             `the address must be host:port or a ws:// URL, got "${address}"`,
           );
         }
-        const body: Record<string, string> = { address };
+        const body: ControlParams<"peers.add"> = { address };
         if (values.name) body.name = values.name;
         if (values.id) body.id = values.id;
         if (values.key) body.publicKey = values.key;
-        const p = await (await client(values)).call("peers.add", body) as Peer;
+        const p: Peer = await (await client()).call("peers.add", body);
         if (json) printJson(p);
         else out(`added peer ${p.name || "(unnamed)"} ${p.id} at ${p.address}`);
         return EXIT_OK;
@@ -176,9 +170,9 @@ export const peersCommand: Command = {
       case "remove": {
         expectPositionals(rest, 1, 1, "the peer to remove");
         only([]);
-        const p = await (await client(values)).call("peers.remove", {
-          peer: rest[0],
-        }) as Peer;
+        const p: Peer = await (await client()).call("peers.remove", {
+          peer: rest[0]!,
+        });
         if (json) printJson(p);
         else out(`removed peer ${p.name || "(unnamed)"} ${p.id}`);
         return EXIT_OK;
@@ -190,12 +184,9 @@ export const peersCommand: Command = {
         if (want !== undefined && want !== "on" && want !== "off") {
           throw new UsageError(`dial takes on or off, got "${want}"`);
         }
-        const body: Record<string, unknown> = { peer: rest[0] };
+        const body: ControlParams<"peers.dial"> = { peer: rest[0]! };
         if (want !== undefined) body.enabled = want === "on";
-        const p = await (await client(values)).call(
-          "peers.dial",
-          body,
-        ) as ListedPeer;
+        const p: ListedPeer = await (await client()).call("peers.dial", body);
         if (json) printJson(p);
         else {
           out(
@@ -210,9 +201,10 @@ export const peersCommand: Command = {
       case "revoke": {
         expectPositionals(rest, 1, 1, "the public key (base64)");
         only([]);
-        const r = await (await client(values)).call(`peers.${action}`, {
-          publicKey: rest[0],
-        }) as { allowed: string[] };
+        const r = await (await client()).call(
+          action === "allow" ? "peers.allow" : "peers.revoke",
+          { publicKey: rest[0]! },
+        );
         if (json) printJson(r);
         else {
           out(`${action === "allow" ? "allowed" : "revoked"} ${rest[0]}`);
@@ -227,10 +219,10 @@ export const peersCommand: Command = {
         if (mode !== undefined && mode !== "open" && mode !== "allowlist") {
           throw new UsageError(`mode must be open or allowlist, got "${mode}"`);
         }
-        const r = await (await client(values)).call(
+        const r = await (await client()).call(
           "peers.mode",
           mode ? { mode } : {},
-        ) as { mode: string; allowed: string[] };
+        );
         if (json) printJson(r);
         else {
           out(`auth mode: ${r.mode}`);
@@ -246,14 +238,14 @@ export const peersCommand: Command = {
           "the controller's public key or pairing code",
         );
         only(["name"]);
-        const body: Record<string, string> = { publicKey: rest[0]! };
+        const body: ControlParams<"peers.trust"> = { publicKey: rest[0]! };
         if (values.name) body.name = values.name;
-        const r = await (await client(values)).call("peers.trust", body) as {
+        const r: {
           changed: boolean;
           controller: Trusted;
           trusted: Trusted[];
           policy?: string;
-        };
+        } = await (await client()).call("peers.trust", body);
         if (json) printJson(r);
         else {
           if (r.policy === "any") {
@@ -283,9 +275,9 @@ export const peersCommand: Command = {
           "the controller's public key, pairing code, ID or name",
         );
         only([]);
-        const r = await (await client(values)).call("peers.distrust", {
-          publicKey: rest[0],
-        }) as { controller: Trusted; trusted: Trusted[] };
+        const r = await (await client()).call("peers.distrust", {
+          publicKey: rest[0]!,
+        });
         if (json) printJson(r);
         else {
           out(
@@ -300,9 +292,7 @@ export const peersCommand: Command = {
       case "trusted": {
         expectPositionals(rest, 0, 0, "");
         only([]);
-        const r = await (await client(values)).call(
-          "peers.trusted",
-        ) as Trusted[];
+        const r: Trusted[] = await (await client()).call("peers.trusted", {});
         if (json) printJson(r);
         else out(trustedRows(r));
         return EXIT_OK;
@@ -311,9 +301,7 @@ export const peersCommand: Command = {
         expectPositionals(rest, 0, 0, "");
         only(["count"]);
         const count = intFlag("count", values.count) ?? 1;
-        const peers = await (await client(values)).call("peers.best", {
-          count,
-        }) as Peer[];
+        const peers = await (await client()).call("peers.best", { count });
         if (json) printJson(peers);
         else out(peerRows(peers));
         return EXIT_OK;
@@ -324,4 +312,4 @@ export const peersCommand: Command = {
         );
     }
   },
-};
+});

@@ -5,16 +5,7 @@
  */
 
 import { type Command, EXIT_OK, out } from "./_command.ts";
-import {
-  client,
-  CLIENT_HELP,
-  CLIENT_OPTIONS,
-  expectPositionals,
-  helped,
-  intFlag,
-  parse,
-  printJson,
-} from "./_common.ts";
+import { CLIENT_HELP, intFlag, operatorCommand, printJson } from "./_common.ts";
 
 const HELP = `Usage: lthn-p2p ping <peer> [options]
 
@@ -25,23 +16,17 @@ Options:
   --count <n>            pings to send (default 1)
 ${CLIENT_HELP}`;
 
-const OPTIONS = { ...CLIENT_OPTIONS, count: { type: "string" } } as const;
-
-export const pingCommand: Command = {
+export const pingCommand: Command = operatorCommand({
   summary: "measure the round trip to a peer",
-  async run(args: string[]): Promise<number> {
-    const { values, positionals } = parse(args, OPTIONS);
-    if (helped(values, HELP)) return EXIT_OK;
-    expectPositionals(positionals, 1, 1, "the peer to ping");
+  help: HELP,
+  options: { count: { type: "string" } },
+  positionals: [1, 1, "the peer to ping"],
+  async run({ values, positionals, client }): Promise<number> {
     const count = intFlag("count", values.count) ?? 1;
-    const c = await client(values);
-    const results: { peerId: string; name: string; rttMs: number }[] = [];
+    const c = await client();
+    const results = [];
     for (let i = 0; i < count; i++) {
-      const r = await c.call("ping", { peer: positionals[0] }) as {
-        peerId: string;
-        name: string;
-        rttMs: number;
-      };
+      const r = await c.call("ping", { peer: positionals[0]! });
       results.push(r);
       if (!values.json) {
         out(
@@ -54,4 +39,4 @@ export const pingCommand: Command = {
     if (values.json) printJson(count === 1 ? results[0] : results);
     return EXIT_OK;
   },
-};
+});

@@ -11,16 +11,17 @@ import {
   parseLevel,
   setGlobalLogger,
 } from "../logging/mod.ts";
-import type { NodeRole } from "../node/identity.ts";
-import { Node, type NodeOptions } from "../node/node.ts";
-import { DirectoryLockedError } from "../node/dir_lock.ts";
-import type { AuthMode } from "../node/peer.ts";
 import {
+  type AuthMode,
+  DirectoryLockedError,
+  Node,
+  type NodeOptions,
+  type NodeRole,
+  parseControllerKey,
   parseListenAddr,
   type TransportConfig,
-} from "../node/transport/config.ts";
-import { TransportError } from "../node/transport/errors.ts";
-import { parseControllerKey } from "../node/registry/pairing.ts";
+  TransportError,
+} from "../node/mod.ts";
 import { type Command, err, EXIT_OK, out, UsageError } from "./_command.ts";
 import { expectPositionals, helped, parse, printJson } from "./_common.ts";
 

@@ -4,19 +4,9 @@
  * @module
  */
 
-import type { StatsPayload } from "../node/message.ts";
-import type { FleetReport } from "../node/node.ts";
+import type { FleetReport, StatsPayload } from "../node/mod.ts";
 import { type Command, EXIT_OK, out } from "./_command.ts";
-import {
-  client,
-  CLIENT_HELP,
-  CLIENT_OPTIONS,
-  expectPositionals,
-  helped,
-  parse,
-  printJson,
-  table,
-} from "./_common.ts";
+import { CLIENT_HELP, operatorCommand, printJson, table } from "./_common.ts";
 
 const HELP = `Usage: lthn-p2p stats [peer] [options]
 
@@ -84,13 +74,13 @@ function renderFleet(f: FleetReport): string {
   return lines.join("\n");
 }
 
-export const statsCommand: Command = {
+export const statsCommand: Command = operatorCommand({
   summary: "show a worker's stats (or every connected worker's)",
-  async run(args: string[]): Promise<number> {
-    const { values, positionals } = parse(args, CLIENT_OPTIONS);
-    if (helped(values, HELP)) return EXIT_OK;
-    expectPositionals(positionals, 0, 1, "");
-    const c = await client(values);
+  help: HELP,
+  options: {},
+  positionals: [0, 1, ""],
+  async run({ values, positionals, client }): Promise<number> {
+    const c = await client();
     if (positionals[0] !== undefined) {
       const s = await c.call("stats", { peer: positionals[0] }) as StatsPayload;
       if (values.json) printJson(s);
@@ -102,4 +92,4 @@ export const statsCommand: Command = {
     else out(renderFleet(fleet));
     return EXIT_OK;
   },
-};
+});

@@ -4,18 +4,9 @@
  * @module
  */
 
-import type { NodeStatus } from "../node/node.ts";
+import type { NodeStatus } from "../node/mod.ts";
 import { type Command, EXIT_OK, out } from "./_command.ts";
-import {
-  client,
-  CLIENT_HELP,
-  CLIENT_OPTIONS,
-  expectPositionals,
-  helped,
-  parse,
-  printJson,
-  table,
-} from "./_common.ts";
+import { CLIENT_HELP, operatorCommand, printJson, table } from "./_common.ts";
 
 const HELP = `Usage: lthn-p2p status [options]
 
@@ -25,15 +16,13 @@ Options:
   --metrics              print the Prometheus metrics instead
 ${CLIENT_HELP}`;
 
-const OPTIONS = { ...CLIENT_OPTIONS, metrics: { type: "boolean" } } as const;
-
-export const statusCommand: Command = {
+export const statusCommand: Command = operatorCommand({
   summary: "show the running node's status (or its metrics)",
-  async run(args: string[]): Promise<number> {
-    const { values, positionals } = parse(args, OPTIONS);
-    if (helped(values, HELP)) return EXIT_OK;
-    expectPositionals(positionals, 0, 0, "");
-    const c = await client(values);
+  help: HELP,
+  options: { metrics: { type: "boolean" } },
+  positionals: [0, 0, ""],
+  async run({ values, client }): Promise<number> {
+    const c = await client();
     if (values.metrics) {
       out((await c.metrics()).trimEnd());
       return EXIT_OK;
@@ -86,4 +75,4 @@ export const statusCommand: Command = {
     }
     return EXIT_OK;
   },
-};
+});

@@ -5,19 +5,13 @@
  * @module
  */
 
-import { ControlApiError, readControlFile } from "../node/control_api.ts";
-import { controlFilePath } from "../node/control_api.ts";
-import { type Command, EXIT_OK, out } from "./_command.ts";
 import {
-  client,
-  CLIENT_HELP,
-  CLIENT_OPTIONS,
-  expectPositionals,
-  helped,
-  intFlag,
-  parse,
-  printJson,
-} from "./_common.ts";
+  ControlApiError,
+  controlFilePath,
+  readControlFile,
+} from "../node/mod.ts";
+import { type Command, EXIT_OK, out } from "./_command.ts";
+import { CLIENT_HELP, intFlag, operatorCommand, printJson } from "./_common.ts";
 
 const HELP = `Usage: lthn-p2p stop [options]
 
@@ -29,28 +23,18 @@ Options:
   --timeout <seconds>    how long to wait for the node to finish (default 60)
 ${CLIENT_HELP}`;
 
-const OPTIONS = { ...CLIENT_OPTIONS, timeout: { type: "string" } } as const;
-
-/** What `node.stop` answers. */
-interface StopAnswer {
-  /** The node's process ID. */
-  pid: number;
-  /** Its name. */
-  name: string;
-}
-
-export const stopCommand: Command = {
+export const stopCommand: Command = operatorCommand({
   summary: "stop the running node gracefully",
-  async run(args: string[]): Promise<number> {
-    const { values, positionals } = parse(args, OPTIONS);
-    if (helped(values, HELP)) return EXIT_OK;
-    expectPositionals(positionals, 0, 0, "");
+  help: HELP,
+  options: { timeout: { type: "string" } },
+  positionals: [0, 0, ""],
+  async run({ values, client }): Promise<number> {
     const timeoutMs = (intFlag("timeout", values.timeout) ?? 60) * 1000;
     const file = values["control-file"] ??
       controlFilePath(values["config-dir"]);
-    const c = await client(values);
+    const c = await client();
     const token = (await readControlFile(file)).token;
-    const answer = await c.call("node.stop") as StopAnswer;
+    const answer = await c.call("node.stop", {});
     // Gone once the control file no longer names that node (the node
     // removes it last but one step of its shutdown) and it stops answering.
     const end = Date.now() + timeoutMs;
@@ -84,4 +68,4 @@ export const stopCommand: Command = {
     else out(`stopped node "${answer.name}" (pid ${answer.pid})`);
     return EXIT_OK;
   },
-};
+});

@@ -20,7 +20,7 @@ export interface DialOptions {
  * @param address Host and port.
  * @param options Deadline and abort signal.
  * @returns The connection.
- * @throws {LevinError} `Timeout` or `Aborted`; other connect errors unchanged.
+ * @throws {LevinError} `timeout` or `aborted`; other connect errors unchanged.
  */
 export async function dialTcp(
   address: { hostname: string; port: number },
@@ -42,9 +42,9 @@ export async function dialTcp(
   } catch (e) {
     if (controller.signal.aborted) {
       throw outer?.aborted
-        ? new LevinError("Aborted", "Cannot connect: aborted", { cause: e })
+        ? new LevinError("aborted", "Cannot connect: aborted", { cause: e })
         : new LevinError(
-          "Timeout",
+          "timeout",
           `Cannot connect: no connection within ${options.timeout} ms`,
           { cause: e },
         );

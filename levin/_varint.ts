@@ -44,7 +44,7 @@ export function writeVarint(
  * @param offset Where the varint starts.
  * @param view A DataView over `bytes`.
  * @returns `[value, nextOffset]`.
- * @throws {LevinError} `VarintTruncated`.
+ * @throws {LevinError} `varint_truncated`.
  */
 export function readVarint(
   bytes: Uint8Array,
@@ -53,7 +53,7 @@ export function readVarint(
 ): [number, number] {
   if (offset >= bytes.length) {
     throw new LevinError(
-      "VarintTruncated",
+      "varint_truncated",
       "Cannot decode varint: no bytes left",
       { offset },
     );
@@ -78,7 +78,7 @@ export function readVarint(
     }
   }
   throw new LevinError(
-    "VarintTruncated",
+    "varint_truncated",
     `Cannot decode varint: need ${1 << (first & 3)} bytes, ${
       bytes.length - offset
     } left`,

@@ -285,7 +285,7 @@ export class LevinConnection {
    * @param address Host and port of the peer.
    * @param options Connect deadline, abort signal and connection options.
    * @returns The connection (dispatcher not started yet).
-   * @throws {LevinError} `Timeout` after `connectTimeout`, `Aborted` when the signal fires.
+   * @throws {LevinError} `timeout` after `connectTimeout`, `aborted` when the signal fires.
    * @throws {Deno.errors.ConnectionRefused} And other connect errors, unchanged.
    *
    * @example Connecting to a closed port fails
@@ -345,9 +345,9 @@ export class LevinConnection {
    * @param fields Header fields other than the payload size.
    * @param payload The payload.
    * @returns Resolves once written.
-   * @throws {LevinError} `PayloadTooBig` above the send cap, `Timeout`
+   * @throws {LevinError} `payload_too_big` above the send cap, `timeout`
    *   after `writeTimeout` (the connection is then closed),
-   *   `ConnectionClosed`.
+   *   `connection_closed`.
    * @throws {RangeError} When a header field is out of range.
    */
   writeFrame(
@@ -363,7 +363,7 @@ export class LevinConnection {
     if (payload.length > limit) {
       return Promise.reject(
         new LevinError(
-          "PayloadTooBig",
+          "payload_too_big",
           `Cannot send Levin frame: payload of ${payload.length} bytes exceeds the limit of ${limit} for command ${fields.command}`,
         ),
       );
@@ -395,7 +395,7 @@ export class LevinConnection {
     try {
       await deadline(write(), this.#writeTimeout, () => {
         const err = new LevinError(
-          "Timeout",
+          "timeout",
           `Cannot send Levin frame: not written within ${this.#writeTimeout} ms`,
         );
         this.#shutdown(err);
@@ -405,7 +405,7 @@ export class LevinConnection {
       if (e instanceof LevinError) throw e;
       const err = this.#closeReason ??
         new LevinError(
-          "ConnectionClosed",
+          "connection_closed",
           "Cannot send Levin frame: the connection failed",
           {
             cause: e,
@@ -434,8 +434,8 @@ export class LevinConnection {
    * checked against the limits before the payload is read.
    *
    * @returns The frame.
-   * @throws {LevinError} `BadSignature`, `PayloadTooBig`, `Timeout` or
-   *   `ConnectionClosed` (the connection is closed on each of these).
+   * @throws {LevinError} `bad_signature`, `payload_too_big`, `timeout` or
+   *   `connection_closed` (the connection is closed on each of these).
    * @throws {TypeError} When the dispatcher owns the connection or another read is pending.
    */
   readFrame(): Promise<LevinFrame> {
@@ -456,7 +456,7 @@ export class LevinConnection {
     try {
       return await deadline(this.#readFrameBytes(), this.#readTimeout, () => {
         const err = new LevinError(
-          "Timeout",
+          "timeout",
           `Cannot read Levin frame: nothing complete within ${this.#readTimeout} ms`,
         );
         this.#shutdown(err);
@@ -466,7 +466,7 @@ export class LevinConnection {
       const err = e instanceof LevinError
         ? e
         : this.#closeReason ?? new LevinError(
-          "ConnectionClosed",
+          "connection_closed",
           "Cannot read Levin frame: the connection failed",
           { cause: e },
         );
@@ -491,7 +491,7 @@ export class LevinConnection {
     const limit = this.#limitFor(header.command, general);
     if (header.payloadSize > limit) {
       throw new LevinError(
-        "PayloadTooBig",
+        "payload_too_big",
         `Cannot read Levin frame: payload of ${header.payloadSize} bytes exceeds the limit of ${limit} for command ${header.command}`,
         { offset: 8 },
       );
@@ -509,14 +509,14 @@ export class LevinConnection {
     if (this.#closeReason) return this.#closeReason;
     if (e instanceof EndOfStream) {
       return new LevinError(
-        "ConnectionClosed",
+        "connection_closed",
         e.received === 0 && where === "header"
           ? "Cannot read Levin frame: the peer closed the connection"
           : `Cannot read Levin frame: the peer closed the connection inside a frame ${where}`,
       );
     }
     return new LevinError(
-      "ConnectionClosed",
+      "connection_closed",
       "Cannot read Levin frame: the connection failed",
       {
         cause: e,
@@ -555,7 +555,7 @@ export class LevinConnection {
         this.#shutdown(
           e instanceof LevinError
             ? e
-            : new LevinError("ProtocolError", "Cannot handle Levin frame", {
+            : new LevinError("protocol_error", "Cannot handle Levin frame", {
               cause: e,
             }),
         );
@@ -573,7 +573,7 @@ export class LevinConnection {
       case "fragment":
         if (reassembled) {
           throw new LevinError(
-            "ProtocolError",
+            "protocol_error",
             "Cannot handle Levin frame: a fragment inside a fragment",
           );
         }
@@ -600,7 +600,7 @@ export class LevinConnection {
     const general = this.#handshaked ? this.#maxPayload : this.#preHandshakeMax;
     if (this.#fragmentBytes > general + HEADER_SIZE) {
       throw new LevinError(
-        "PayloadTooBig",
+        "payload_too_big",
         `Cannot reassemble Levin fragments: more than ${general} bytes`,
       );
     }
@@ -619,7 +619,7 @@ export class LevinConnection {
       header = decodeHeader(whole, { maxPayloadSize: general });
     } catch (e) {
       throw new LevinError(
-        "ProtocolError",
+        "protocol_error",
         "Cannot reassemble Levin fragments: bad inner frame",
         {
           cause: e,
@@ -628,7 +628,7 @@ export class LevinConnection {
     }
     if (header.payloadSize !== whole.length - HEADER_SIZE) {
       throw new LevinError(
-        "ProtocolError",
+        "protocol_error",
         `Cannot reassemble Levin fragments: inner frame announces ${header.payloadSize} bytes, ${
           whole.length - HEADER_SIZE
         } present`,
@@ -637,7 +637,7 @@ export class LevinConnection {
     const limit = this.#limitFor(header.command, general);
     if (header.payloadSize > limit) {
       throw new LevinError(
-        "PayloadTooBig",
+        "payload_too_big",
         `Cannot reassemble Levin fragments: payload exceeds the limit of ${limit} for command ${header.command}`,
       );
     }
@@ -654,7 +654,7 @@ export class LevinConnection {
     }
     if (pending.command !== frame.header.command) {
       const err = new LevinError(
-        "ProtocolError",
+        "protocol_error",
         `Cannot match Levin response: command ${frame.header.command} answers a ${pending.command} request`,
       );
       if (!pending.settled) pending.reject(err);
@@ -668,7 +668,7 @@ export class LevinConnection {
     } else {
       pending.reject(
         new LevinError(
-          "RequestFailed",
+          "request_failed",
           `Cannot complete Levin request ${pending.command}: the peer answered return code ${rc}`,
           { returnCode: rc },
         ),
@@ -679,7 +679,7 @@ export class LevinConnection {
   #request(frame: LevinFrame): void {
     if (this.#unanswered >= this.#maxPendingRequests) {
       throw new LevinError(
-        "ProtocolError",
+        "protocol_error",
         `Cannot accept Levin request: more than ${this.#maxPendingRequests} unanswered requests`,
       );
     }
@@ -748,10 +748,10 @@ export class LevinConnection {
    * @param payload The request payload.
    * @param options Deadline and abort signal.
    * @returns The response frame (return code > 0).
-   * @throws {LevinError} `RequestFailed` (with `returnCode`) when the peer
-   *   answers ≤ 0, `Timeout`, `Aborted`, `ConnectionClosed`, `ProtocolError`
+   * @throws {LevinError} `request_failed` (with `returnCode`) when the peer
+   *   answers ≤ 0, `timeout`, `aborted`, `connection_closed`, `protocol_error`
    *   (too many pending requests, or a response to another command),
-   *   `PayloadTooBig`.
+   *   `payload_too_big`.
    */
   invoke(
     command: number,
@@ -762,7 +762,7 @@ export class LevinConnection {
     if (this.#pending.length >= this.#maxPendingInvokes) {
       return Promise.reject(
         new LevinError(
-          "ProtocolError",
+          "protocol_error",
           `Cannot send Levin request: ${this.#pending.length} requests still await a response`,
         ),
       );
@@ -772,7 +772,7 @@ export class LevinConnection {
     if (signal?.aborted) {
       return Promise.reject(
         new LevinError(
-          "Aborted",
+          "aborted",
           `Cannot send Levin request ${command}: aborted`,
         ),
       );
@@ -783,7 +783,7 @@ export class LevinConnection {
         settle(() =>
           reject(
             new LevinError(
-              "Timeout",
+              "timeout",
               `Levin request ${command} got no response within ${timeout} ms`,
             ),
           )
@@ -791,7 +791,7 @@ export class LevinConnection {
       }, timeout);
       const onAbort = () => {
         settle(() =>
-          reject(new LevinError("Aborted", `Levin request ${command} aborted`))
+          reject(new LevinError("aborted", `Levin request ${command} aborted`))
         );
       };
       const entry: Pending = {
@@ -826,7 +826,7 @@ export class LevinConnection {
         entry.reject(
           e instanceof LevinError
             ? e
-            : new LevinError("ConnectionClosed", String(e)),
+            : new LevinError("connection_closed", String(e)),
         );
       });
     });
@@ -847,7 +847,7 @@ export class LevinConnection {
   }
 
   /**
-   * Closes the connection: pending requests reject with `ConnectionClosed`,
+   * Closes the connection: pending requests reject with `connection_closed`,
    * the dispatcher stops, and the promise resolves once no socket operation
    * is left running. Idempotent.
    *
@@ -855,7 +855,7 @@ export class LevinConnection {
    */
   async close(): Promise<void> {
     this.#shutdown(
-      new LevinError("ConnectionClosed", "Levin connection closed locally"),
+      new LevinError("connection_closed", "Levin connection closed locally"),
     );
     await this.#loop;
     await this.#reader.idle;

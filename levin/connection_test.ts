@@ -77,7 +77,7 @@ Deno.test("LevinConnection invoke() matches the response; default success is ret
     await assert.rejects(
       client.invoke(9999, new Uint8Array(0)),
       (e) =>
-        e instanceof LevinError && e.code === "RequestFailed" &&
+        e instanceof LevinError && e.code === "request_failed" &&
         e.returnCode === -6,
     );
     assert.equal(
@@ -188,7 +188,7 @@ Deno.test("LevinConnection: a handler error answers -1, a LevinError's returnCod
   const { client, server, done } = await pair({}, {
     onRequest: (f) => {
       if (f.header.command === 1) throw new Error("boom");
-      throw new LevinError("ProtocolError", "bad", { returnCode: -7 });
+      throw new LevinError("protocol_error", "bad", { returnCode: -7 });
     },
   });
   try {
@@ -216,8 +216,8 @@ Deno.test("LevinConnection: a response to another command is a protocol error", 
       flags: FLAG_RESPONSE,
       returnCode: 1,
     }, new Uint8Array(0));
-    await assert.rejects(pending, code("ProtocolError"));
-    assert.equal((await client.closed).code, "ProtocolError");
+    await assert.rejects(pending, code("protocol_error"));
+    assert.equal((await client.closed).code, "protocol_error");
   } finally {
     await done();
   }
@@ -228,14 +228,14 @@ Deno.test("LevinConnection: invoke timeout keeps FIFO order; a late answer is di
   try {
     await assert.rejects(
       client.invoke(COMMAND_PING, new Uint8Array([1]), { timeout: 50 }),
-      code("Timeout"),
+      code("timeout"),
     );
     const controller = new AbortController();
     const aborted = client.invoke(COMMAND_PING, new Uint8Array([2]), {
       signal: controller.signal,
     });
     controller.abort();
-    await assert.rejects(aborted, code("Aborted"));
+    await assert.rejects(aborted, code("aborted"));
     const third = client.invoke(COMMAND_PING, new Uint8Array([3]));
     for (let i = 1; i <= 3; i++) {
       const f = await server.readFrame();
@@ -254,9 +254,9 @@ Deno.test("LevinConnection: invoke timeout keeps FIFO order; a late answer is di
 Deno.test("LevinConnection: readFrame() times out and closes the connection", async () => {
   const { client, done } = await pair({ readTimeout: 50 });
   try {
-    await assert.rejects(client.readFrame(), code("Timeout"));
+    await assert.rejects(client.readFrame(), code("timeout"));
     assert.equal(client.isClosed, true);
-    await assert.rejects(client.invoke(1, new Uint8Array(0)), code("Timeout"));
+    await assert.rejects(client.invoke(1, new Uint8Array(0)), code("timeout"));
   } finally {
     await done();
   }
@@ -269,7 +269,7 @@ Deno.test("LevinConnection: write timeout closes a connection whose peer stops r
     const big = new Uint8Array(64 * 1024 * 1024);
     await assert.rejects(
       client.notify(COMMAND_NEW_TRANSACTIONS, big),
-      code("Timeout"),
+      code("timeout"),
     );
     assert.equal(client.isClosed, true);
   } finally {
@@ -291,7 +291,7 @@ Deno.test("LevinConnection: pre-handshake, per-command and general receive limit
         { command: COMMAND_NEW_TRANSACTIONS },
         new Uint8Array(300_000),
       ).catch(() => {});
-      assert.equal((await client.closed).code, "PayloadTooBig");
+      assert.equal((await client.closed).code, "payload_too_big");
       assert.deepEqual(notes, [200_000]);
     } finally {
       await done();
@@ -309,7 +309,7 @@ Deno.test("LevinConnection: pre-handshake, per-command and general receive limit
       await server.notify(COMMAND_NEW_TRANSACTIONS, new Uint8Array(300_000));
       await server.writeFrame({ command: COMMAND_PING }, new Uint8Array(4097))
         .catch(() => {});
-      assert.equal((await client.closed).code, "PayloadTooBig");
+      assert.equal((await client.closed).code, "payload_too_big");
       assert.deepEqual(notes, [300_000]);
     } finally {
       await done();
@@ -322,11 +322,11 @@ Deno.test("LevinConnection refuses to send above the peer's limits", async () =>
   try {
     await assert.rejects(
       client.invoke(COMMAND_PING, new Uint8Array(4097)),
-      code("PayloadTooBig"),
+      code("payload_too_big"),
     );
     await assert.rejects(
       client.notify(77, new Uint8Array(1001)),
-      code("PayloadTooBig"),
+      code("payload_too_big"),
     );
     await client.notify(77, new Uint8Array(1000));
     assert.equal(client.isClosed, false);
@@ -370,7 +370,7 @@ Deno.test("LevinConnection drops noise and reassembles fragments", async () => {
       inner.subarray(0, HEADER_SIZE - 1),
     );
     await server.writeFrame({ command: 0, flags: FLAG_END }, new Uint8Array(0));
-    assert.equal((await client.closed).code, "ProtocolError");
+    assert.equal((await client.closed).code, "protocol_error");
   } finally {
     await done();
   }
@@ -401,7 +401,7 @@ Deno.test("LevinConnection: peer closing, bad signature and EOF inside a frame",
       const pending = client.invoke(COMMAND_PING, new Uint8Array(0));
       await server.readFrame();
       await server.close();
-      await assert.rejects(pending, code("ConnectionClosed"));
+      await assert.rejects(pending, code("connection_closed"));
     } finally {
       await done();
     }
@@ -421,7 +421,7 @@ Deno.test("LevinConnection: peer closing, bad signature and EOF inside a frame",
       await raw.write(frame.subarray(0, 40)); // header + 7 of 10 payload bytes
       raw.close();
       const reason = await client.closed;
-      assert.equal(reason.code, "ConnectionClosed");
+      assert.equal(reason.code, "connection_closed");
       assert.match(reason.message, /inside a frame/);
     } finally {
       await client.close();
@@ -439,7 +439,7 @@ Deno.test("LevinConnection: peer closing, bad signature and EOF inside a frame",
     try {
       client.start();
       await raw.write(new Uint8Array(33).fill(0x42));
-      assert.equal((await client.closed).code, "BadSignature");
+      assert.equal((await client.closed).code, "bad_signature");
     } finally {
       raw.close();
       await client.close();
@@ -452,14 +452,14 @@ Deno.test("LevinConnection close() rejects pending requests and is idempotent", 
   try {
     const pending = assert.rejects(
       client.invoke(COMMAND_PING, new Uint8Array(0)),
-      code("ConnectionClosed"),
+      code("connection_closed"),
     );
     await client.close();
     await client.close();
     await pending;
     await assert.rejects(
       client.notify(1, new Uint8Array(0)),
-      code("ConnectionClosed"),
+      code("connection_closed"),
     );
     assert.throws(() => client.readFrame(), TypeError); // dispatcher owns it
   } finally {
@@ -474,7 +474,7 @@ Deno.test("LevinConnection.connect() honours its abort signal and validates opti
     LevinConnection.connect({ hostname: "127.0.0.1", port: 9 }, {
       signal: controller.signal,
     }),
-    code("Aborted"),
+    code("aborted"),
   );
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepted = listener.accept();

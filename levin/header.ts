@@ -254,8 +254,8 @@ export function encodeFrame(
  * @param bytes At least 33 bytes (further bytes are ignored).
  * @param options The payload-size limit.
  * @returns The header fields.
- * @throws {LevinError} `BadSignature`, `HeaderTruncated` (fewer than 33
- *   bytes, signature so far correct) or `PayloadTooBig` (above
+ * @throws {LevinError} `bad_signature`, `header_truncated` (fewer than 33
+ *   bytes, signature so far correct) or `payload_too_big` (above
  *   `maxPayloadSize`; a size beyond 2^53 is always too big).
  * @throws {TypeError} When `bytes` is not a Uint8Array.
  *
@@ -292,7 +292,7 @@ export function decodeHeader(
   for (let i = 0; i < sigLen; i++) {
     if (bytes[i] !== SIGNATURE_BYTES[i]) {
       throw new LevinError(
-        "BadSignature",
+        "bad_signature",
         `Cannot decode Levin header: expected signature 0x0101010101012101, got byte 0x${
           bytes[i]!.toString(16).padStart(2, "0")
         } at offset ${i}`,
@@ -302,7 +302,7 @@ export function decodeHeader(
   }
   if (bytes.length < HEADER_SIZE) {
     throw new LevinError(
-      "HeaderTruncated",
+      "header_truncated",
       `Cannot decode Levin header: need ${HEADER_SIZE} bytes, got ${bytes.length}`,
       { offset: bytes.length },
     );
@@ -311,7 +311,7 @@ export function decodeHeader(
   const size = view.getBigUint64(8, true);
   if (size > BigInt(max)) {
     throw new LevinError(
-      "PayloadTooBig",
+      "payload_too_big",
       `Cannot decode Levin header: payload of ${size} bytes exceeds the limit of ${max}`,
       { offset: 8 },
     );

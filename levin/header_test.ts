@@ -68,22 +68,22 @@ Deno.test("decodeHeader() rejects a bad signature as soon as it is visible", () 
     assert.throws(
       () => decodeHeader(b),
       (e) =>
-        e instanceof LevinError && e.code === "BadSignature" && e.offset === i,
+        e instanceof LevinError && e.code === "bad_signature" && e.offset === i,
     );
     assert.throws(
       () => decodeHeader(b.subarray(0, i + 1)),
-      (e) => e instanceof LevinError && e.code === "BadSignature",
+      (e) => e instanceof LevinError && e.code === "bad_signature",
     );
   }
 });
 
-Deno.test("decodeHeader() reports each short length as HeaderTruncated", () => {
+Deno.test("decodeHeader() reports each short length as header_truncated", () => {
   const b = unhex(HANDSHAKE_HEADER);
   for (let n = 0; n < HEADER_SIZE; n++) {
     assert.throws(
       () => decodeHeader(b.subarray(0, n)),
       (e) =>
-        e instanceof LevinError && e.code === "HeaderTruncated" &&
+        e instanceof LevinError && e.code === "header_truncated" &&
         e.needMoreBytes,
     );
   }
@@ -95,7 +95,7 @@ Deno.test("decodeHeader() enforces the payload limit, exactly the limit accepted
   const over = encodeHeader({ ...header, payloadSize: MAX_PAYLOAD_SIZE + 1 });
   assert.throws(
     () => decodeHeader(over),
-    (e) => e instanceof LevinError && e.code === "PayloadTooBig",
+    (e) => e instanceof LevinError && e.code === "payload_too_big",
   );
   assert.equal(
     decodeHeader(over, { maxPayloadSize: MAX_PAYLOAD_SIZE + 1 }).payloadSize,
@@ -105,7 +105,7 @@ Deno.test("decodeHeader() enforces the payload limit, exactly the limit accepted
   huge.fill(0xff, 8, 16);
   assert.throws(
     () => decodeHeader(huge, { maxPayloadSize: Number.MAX_SAFE_INTEGER }),
-    (e) => e instanceof LevinError && e.code === "PayloadTooBig",
+    (e) => e instanceof LevinError && e.code === "payload_too_big",
   );
 });
 
@@ -192,7 +192,7 @@ Deno.test("decodeHeader() on arbitrary bytes yields a header or a typed LevinErr
         } catch (e) {
           assert.ok(e instanceof LevinError);
           assert.ok(
-            ["BadSignature", "HeaderTruncated", "PayloadTooBig"].includes(
+            ["bad_signature", "header_truncated", "payload_too_big"].includes(
               e.code,
             ),
           );

@@ -23,6 +23,7 @@
  * @module
  */
 
+export { CodedError } from "../errors.ts";
 export * from "./errors.ts";
 export * from "./varint.ts";
 export * from "./header.ts";

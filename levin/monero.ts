@@ -230,7 +230,7 @@ function blob(section: Section, name: string): Uint8Array<ArrayBuffer> {
     return expectScalar(section.get(name), "string").slice();
   } catch (e) {
     throw new LevinError(
-      "StorageTypeMismatch",
+      "storage_type_mismatch",
       `Cannot decode Monero payload: field ${name}`,
       {
         cause: e,
@@ -244,7 +244,7 @@ function object(section: Section, name: string): Section {
     return expectScalar(section.get(name), "object");
   } catch (e) {
     throw new LevinError(
-      "StorageTypeMismatch",
+      "storage_type_mismatch",
       `Cannot decode Monero payload: field ${name}`,
       {
         cause: e,
@@ -439,9 +439,9 @@ function readPeerlist(root: Section): MoneroPeerlistEntry[] | undefined {
   try {
     return expectArray(root.get("local_peerlist_new"), "object").map(readPeer);
   } catch (e) {
-    if (e instanceof LevinError && e.code !== "StorageTypeMismatch") throw e;
+    if (e instanceof LevinError && e.code !== "storage_type_mismatch") throw e;
     throw new LevinError(
-      "StorageTypeMismatch",
+      "storage_type_mismatch",
       "Cannot decode Monero payload: field local_peerlist_new",
       {
         cause: e,
@@ -498,8 +498,8 @@ export function encodeMoneroHandshake(
  *
  * @param payload The storage document.
  * @returns The handshake.
- * @throws {LevinError} Storage errors, `StorageTypeMismatch` or
- *   `StorageValueOutOfRange` for a field of the wrong shape.
+ * @throws {LevinError} Storage errors, `storage_type_mismatch` or
+ *   `storage_value_out_of_range` for a field of the wrong shape.
  *
  * @example Decoding fails on a missing node_data
  * ```ts
@@ -755,7 +755,7 @@ export class MoneroPeer {
    * @param address Host and port.
    * @param options Our node data plus connect options.
    * @returns The peer (not handshaken yet).
-   * @throws {LevinError} `Timeout` or `Aborted` while connecting.
+   * @throws {LevinError} `timeout` or `aborted` while connecting.
    */
   static async connect(
     address: { hostname: string; port: number },
@@ -846,8 +846,8 @@ export class MoneroPeer {
    *
    * @param options Abort signal.
    * @returns The peer's handshake.
-   * @throws {LevinError} `ConnectionClosed` (monerod closes the socket on a
-   *   wrong network id), `Timeout`, `RequestFailed`, `ProtocolError` for a
+   * @throws {LevinError} `connection_closed` (monerod closes the socket on a
+   *   wrong network id), `timeout`, `request_failed`, `protocol_error` for a
    *   foreign network id, or decoding errors.
    */
   async handshake(
@@ -866,7 +866,7 @@ export class MoneroPeer {
     if (!sameBytes(hs.nodeData.networkId, o.nodeData.networkId)) {
       await this.#connection.close();
       throw new LevinError(
-        "ProtocolError",
+        "protocol_error",
         "Cannot complete handshake: the peer is on another network",
       );
     }

@@ -168,14 +168,14 @@ Deno.test("Monero payload decoders read integers leniently and reject wrong shap
   );
   assert.throws(
     () => decodeMoneroTimedSync(bad),
-    (e) => e instanceof LevinError && e.code === "StorageValueOutOfRange",
+    (e) => e instanceof LevinError && e.code === "storage_value_out_of_range",
   );
   const notObject = encodeStorage(
     new Map([["payload_data", { type: "uint8", value: 1 }]]),
   );
   assert.throws(
     () => decodeMoneroTimedSync(notObject),
-    (e) => e instanceof LevinError && e.code === "StorageTypeMismatch",
+    (e) => e instanceof LevinError && e.code === "storage_type_mismatch",
   );
 });
 
@@ -250,7 +250,7 @@ Deno.test("MoneroPeer refuses a handshake from another network by closing withou
     server.start();
     await assert.rejects(
       client.handshake(),
-      (e) => e instanceof LevinError && e.code === "ConnectionClosed",
+      (e) => e instanceof LevinError && e.code === "connection_closed",
     );
     assert.equal(server.connection.isClosed, true);
     assert.equal(server.remoteNodeData, undefined);

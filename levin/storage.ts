@@ -228,7 +228,7 @@ class Reader {
 
   truncated(what: string, need: number | string): never {
     throw new LevinError(
-      "StorageTruncated",
+      "storage_truncated",
       `Cannot decode storage: ${what} needs ${need} bytes, ${
         this.bytes.length - this.pos
       } left`,
@@ -238,7 +238,7 @@ class Reader {
 
   limit(what: string, max: number): never {
     throw new LevinError(
-      "StorageLimitExceeded",
+      "storage_limit_exceeded",
       `Cannot decode storage: more than ${max} ${what}`,
       { offset: this.pos },
     );
@@ -251,7 +251,7 @@ class Reader {
       [v, next] = readVarint(this.bytes, this.pos, this.view);
     } catch (e) {
       throw new LevinError(
-        "StorageTruncated",
+        "storage_truncated",
         `Cannot decode storage: ${what} is cut short`,
         { offset: this.pos, cause: e },
       );
@@ -281,7 +281,7 @@ class Reader {
       const len = this.u8("entry name length");
       if (len === 0) {
         throw new LevinError(
-          "StorageNameTooLong",
+          "storage_name_too_long",
           "Cannot decode storage: entry name is empty",
           { offset: nameStart },
         );
@@ -291,7 +291,7 @@ class Reader {
       this.pos += len;
       if (out.has(name)) {
         throw new LevinError(
-          "StorageDuplicateName",
+          "storage_duplicate_name",
           `Cannot decode storage: duplicate entry name of ${len} bytes`,
           { offset: nameStart },
         );
@@ -328,7 +328,7 @@ class Reader {
 
   unknown(tag: number): never {
     throw new LevinError(
-      "StorageUnknownType",
+      "storage_unknown_type",
       `Cannot decode storage: unknown type tag 0x${
         tag.toString(16).padStart(2, "0")
       }`,
@@ -395,7 +395,7 @@ class Reader {
         const len = this.varint("string length");
         if (len >= MAX_STRING_LENGTH) {
           throw new LevinError(
-            "StorageLimitExceeded",
+            "storage_limit_exceeded",
             `Cannot decode storage: string of ${len} bytes exceeds the limit`,
             { offset: p },
           );
@@ -410,7 +410,7 @@ class Reader {
         const b = this.bytes[p]!;
         if (b > 1) {
           throw new LevinError(
-            "StorageBadBool",
+            "storage_bad_bool",
             `Cannot decode storage: bool byte must be 0x00 or 0x01, got 0x${
               b.toString(16).padStart(2, "0")
             }`,
@@ -422,7 +422,7 @@ class Reader {
       default: {
         if (depth + 1 > this.limits.maxDepth) {
           throw new LevinError(
-            "StorageLimitExceeded",
+            "storage_limit_exceeded",
             `Cannot decode storage: nesting deeper than ${this.limits.maxDepth} levels`,
             { offset: p },
           );
@@ -455,10 +455,10 @@ class Reader {
  * @param options Decoder caps (defaults: monerod's).
  * @returns The root section, the number of trailing bytes and the
  *   canonical flag.
- * @throws {LevinError} `StorageTruncated` (more bytes could complete it),
- *   `StorageBadSignature`, `StorageBadVersion`, `StorageNameTooLong` (empty
- *   name), `StorageDuplicateName`, `StorageBadBool`, `StorageUnknownType`,
- *   `StorageLimitExceeded`.
+ * @throws {LevinError} `storage_truncated` (more bytes could complete it),
+ *   `storage_bad_signature`, `storage_bad_version`, `storage_name_too_long` (empty
+ *   name), `storage_duplicate_name`, `storage_bad_bool`, `storage_unknown_type`,
+ *   `storage_limit_exceeded`.
  * @throws {TypeError} When `bytes` is not a Uint8Array.
  * @throws {RangeError} When a limit is negative or `maxDepth` exceeds 1 000.
  *
@@ -489,14 +489,14 @@ export function decodeStorageDocument(
     for (let i = 0; i < bytes.length; i++) {
       if (bytes[i] !== sig[i]) {
         throw new LevinError(
-          i < 8 ? "StorageBadSignature" : "StorageBadVersion",
+          i < 8 ? "storage_bad_signature" : "storage_bad_version",
           "Cannot decode storage: bad signature or version",
           { offset: i },
         );
       }
     }
     throw new LevinError(
-      "StorageTruncated",
+      "storage_truncated",
       `Cannot decode storage: need at least ${
         STORAGE_HEADER_SIZE + 1
       } bytes, got ${bytes.length}`,
@@ -508,7 +508,7 @@ export function decodeStorageDocument(
   const b = view.getUint32(4, true);
   if (a !== STORAGE_SIGNATURE_A || b !== STORAGE_SIGNATURE_B) {
     throw new LevinError(
-      "StorageBadSignature",
+      "storage_bad_signature",
       `Cannot decode storage: expected signatures 0x01011101 0x01020101, got 0x${
         a.toString(16).padStart(8, "0")
       } 0x${b.toString(16).padStart(8, "0")}`,
@@ -517,7 +517,7 @@ export function decodeStorageDocument(
   }
   if (bytes[8] !== STORAGE_FORMAT_VERSION) {
     throw new LevinError(
-      "StorageBadVersion",
+      "storage_bad_version",
       `Cannot decode storage: expected format version 1, got ${bytes[8]}`,
       { offset: 8 },
     );
@@ -615,7 +615,7 @@ class Writer {
       const len = name.length;
       if (len === 0 || len > 255) {
         throw new LevinError(
-          "StorageNameTooLong",
+          "storage_name_too_long",
           `Cannot encode storage: entry name in ${path} must be 1 to 255 bytes, got ${len}`,
         );
       }
@@ -748,7 +748,7 @@ class Writer {
       default:
         if (depth + 1 > this.maxDepth) {
           throw new LevinError(
-            "StorageLimitExceeded",
+            "storage_limit_exceeded",
             `Cannot encode storage: ${path} nests deeper than ${this.maxDepth} levels`,
           );
         }
@@ -799,8 +799,8 @@ function bigintIn(
  * @throws {TypeError} When a value has the wrong JavaScript type.
  * @throws {RangeError} When an integer is out of its type's range or a name
  *   holds a char above U+00FF.
- * @throws {LevinError} `StorageNameTooLong` for an empty name or one over 255
- *   bytes; `StorageLimitExceeded` when nesting exceeds `maxDepth`.
+ * @throws {LevinError} `storage_name_too_long` for an empty name or one over 255
+ *   bytes; `storage_limit_exceeded` when nesting exceeds `maxDepth`.
  *
  * @example The empty document (a ping request payload)
  * ```ts
@@ -931,7 +931,7 @@ function typeName(value: StorageValue | undefined): string {
  * @param value The stored value (or `undefined` for a missing entry).
  * @param type The type required.
  * @returns The JavaScript value.
- * @throws {LevinError} `StorageTypeMismatch` when the value is missing or of
+ * @throws {LevinError} `storage_type_mismatch` when the value is missing or of
  *   another type.
  *
  * @example Strict access
@@ -949,7 +949,7 @@ export function expectScalar<T extends StorageType>(
 ): StorageTypeMap[T] {
   if (value === undefined || value.type !== type) {
     throw new LevinError(
-      "StorageTypeMismatch",
+      "storage_type_mismatch",
       `Cannot read storage value: expected ${type}, got ${typeName(value)}`,
     );
   }
@@ -962,7 +962,7 @@ export function expectScalar<T extends StorageType>(
  * @param value The stored value (or `undefined` for a missing entry).
  * @param of The element type required.
  * @returns The elements.
- * @throws {LevinError} `StorageTypeMismatch` when the value is missing, not
+ * @throws {LevinError} `storage_type_mismatch` when the value is missing, not
  *   an array or has another element type.
  *
  * @example Strict array access
@@ -979,7 +979,7 @@ export function expectArray<T extends StorageType>(
 ): readonly StorageTypeMap[T][] {
   if (value === undefined || value.type !== "array" || value.of !== of) {
     throw new LevinError(
-      "StorageTypeMismatch",
+      "storage_type_mismatch",
       `Cannot read storage value: expected array of ${of}, got ${
         typeName(value)
       }`,
@@ -1013,8 +1013,8 @@ export type IntegerResult<T extends IntegerType> = T extends "int64" | "uint64"
  * @param value The stored value (or `undefined` for a missing entry).
  * @param target The integer type wanted.
  * @returns A `bigint` for 64-bit targets, otherwise a `number`.
- * @throws {LevinError} `StorageTypeMismatch` when the value is missing or
- *   not an integer; `StorageValueOutOfRange` when it does not fit.
+ * @throws {LevinError} `storage_type_mismatch` when the value is missing or
+ *   not an integer; `storage_value_out_of_range` when it does not fit.
  *
  * @example Lenient reads
  * ```ts
@@ -1025,7 +1025,7 @@ export type IntegerResult<T extends IntegerType> = T extends "int64" | "uint64"
  * assert.equal(convertInteger(storageScalar("uint8", 5), "uint64"), 5n);
  * assert.throws(
  *   () => convertInteger(storageScalar("int8", -1), "uint16"),
- *   (e) => e instanceof LevinError && e.code === "StorageValueOutOfRange",
+ *   (e) => e instanceof LevinError && e.code === "storage_value_out_of_range",
  * );
  * ```
  */
@@ -1038,7 +1038,7 @@ export function convertInteger<T extends IntegerType>(
     !Object.hasOwn(INT_RANGE, value.type)
   ) {
     throw new LevinError(
-      "StorageTypeMismatch",
+      "storage_type_mismatch",
       `Cannot read storage value: expected an integer, got ${typeName(value)}`,
     );
   }
@@ -1051,7 +1051,7 @@ export function convertInteger<T extends IntegerType>(
   const v = BigInt(value.value as number | bigint);
   if (v < range[0] || v > range[1]) {
     throw new LevinError(
-      "StorageValueOutOfRange",
+      "storage_value_out_of_range",
       `Cannot read storage value: ${value.type} ${v} does not fit ${target}`,
     );
   }

@@ -112,13 +112,13 @@ Deno.test("names such as __proto__ are ordinary Map keys", () => {
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
 
-Deno.test("decodeStorage() reports every truncation as StorageTruncated", () => {
+Deno.test("decodeStorage() reports every truncation as storage_truncated", () => {
   const bytes = encodeStorage(everyType());
   for (let n = 0; n < bytes.length; n++) {
     assert.throws(
       () => decodeStorage(bytes.subarray(0, n)),
       (e) =>
-        e instanceof LevinError && e.code === "StorageTruncated" &&
+        e instanceof LevinError && e.code === "storage_truncated" &&
         e.needMoreBytes,
       `length ${n}`,
     );
@@ -128,43 +128,43 @@ Deno.test("decodeStorage() reports every truncation as StorageTruncated", () => 
 Deno.test("decodeStorage() rejects what monerod rejects", () => {
   assert.throws(
     () => decodeStorage(doc(0x04, 0x00, 0x08, 0x01)),
-    code("StorageNameTooLong"),
+    code("storage_name_too_long"),
   );
   assert.throws(
     () =>
       decodeStorage(doc(0x08, ...name("a"), 0x08, 1, ...name("a"), 0x08, 2)),
-    code("StorageDuplicateName"),
+    code("storage_duplicate_name"),
   );
   assert.throws(
     () => decodeStorage(doc(0x04, ...name("b"), 0x0b, 0x02)),
-    code("StorageBadBool"),
+    code("storage_bad_bool"),
   );
   for (const tag of [0, 14, 127, 0x80, 0x8d, 0xff]) {
     assert.throws(
       () => decodeStorage(doc(0x04, ...name("a"), tag, 0, 0, 0)),
-      code("StorageUnknownType"),
+      code("storage_unknown_type"),
     );
   }
   // tag 13 must be followed by a flagged tag
   assert.throws(
     () => decodeStorage(doc(0x04, ...name("a"), 0x0d, 0x05, 0)),
-    code("StorageUnknownType"),
+    code("storage_unknown_type"),
   );
   assert.throws(
     () => decodeStorage(new Uint8Array([...HEAD.slice(0, 8), 2, 0])),
-    code("StorageBadVersion"),
+    code("storage_bad_version"),
   );
   assert.throws(
     () => decodeStorage(new Uint8Array([0x01, 0x11, 0x02])),
-    code("StorageBadSignature"),
+    code("storage_bad_signature"),
   );
   assert.throws(
     () => decodeStorage(new Uint8Array(HEAD)),
-    code("StorageTruncated"),
+    code("storage_truncated"),
   );
   assert.throws(
     () => decodeStorage(new Uint8Array()),
-    code("StorageTruncated"),
+    code("storage_truncated"),
   );
   assert.throws(
     () => decodeStorage([1, 2] as unknown as Uint8Array),
@@ -178,24 +178,24 @@ Deno.test("decodeStorage() checks counts against the input before allocating", (
   const t0 = performance.now();
   assert.throws(
     () => decodeStorage(doc(0x04, ...name("a"), 0x85, ...huge)),
-    code("StorageTruncated"),
+    code("storage_truncated"),
   );
   assert.throws(
     () => decodeStorage(doc(0x04, ...name("a"), 0x8c, 0xfe, 0xff, 0xff, 0xff)),
-    code("StorageTruncated"),
+    code("storage_truncated"),
   );
   assert.throws(
     () =>
       decodeStorage(doc(0x04, ...name("a"), 0x0a, 0xfe, 0xff, 0xff, 0x00, 1)),
-    code("StorageTruncated"),
+    code("storage_truncated"),
   );
   assert.throws(
     () => decodeStorage(doc(0x04, ...name("a"), 0x0a, ...huge)),
-    code("StorageLimitExceeded"),
+    code("storage_limit_exceeded"),
   );
   assert.throws(
     () => decodeStorage(doc(0x03, 0, 0, 0, 0x10, 0, 0, 0)),
-    code("StorageLimitExceeded"),
+    code("storage_limit_exceeded"),
   );
   assert.ok(performance.now() - t0 < 1000);
 });
@@ -207,7 +207,7 @@ Deno.test("decodeStorage() enforces the object, field, string and depth caps", (
   assert.equal(decodeStorage(encodeStorage(objs), { maxObjects: 3 }).size, 1);
   assert.throws(
     () => decodeStorage(encodeStorage(objs), { maxObjects: 2 }),
-    code("StorageLimitExceeded"),
+    code("storage_limit_exceeded"),
   );
   const strs = storageSection({
     a: storageArray("string", [new Uint8Array(), new Uint8Array()]),
@@ -216,12 +216,12 @@ Deno.test("decodeStorage() enforces the object, field, string and depth caps", (
   assert.equal(decodeStorage(encodeStorage(strs), { maxStrings: 3 }).size, 2);
   assert.throws(
     () => decodeStorage(encodeStorage(strs), { maxStrings: 2 }),
-    code("StorageLimitExceeded"),
+    code("storage_limit_exceeded"),
   );
   assert.equal(decodeStorage(encodeStorage(strs), { maxFields: 2 }).size, 2);
   assert.throws(
     () => decodeStorage(encodeStorage(strs), { maxFields: 1 }),
-    code("StorageLimitExceeded"),
+    code("storage_limit_exceeded"),
   );
   let nested: Section = storageSection({ leaf: storageScalar("uint8", 1) });
   for (let i = 0; i < 31; i++) {
@@ -231,11 +231,11 @@ Deno.test("decodeStorage() enforces the object, field, string and depth caps", (
   assert.equal(decodeStorage(deep).size, 1);
   assert.throws(
     () => decodeStorage(deep, { maxDepth: 30 }),
-    code("StorageLimitExceeded"),
+    code("storage_limit_exceeded"),
   );
   assert.throws(
     () => encodeStorage(storageSection({ o: storageScalar("object", nested) })),
-    code("StorageLimitExceeded"),
+    code("storage_limit_exceeded"),
   );
   assert.throws(() => decodeStorage(deep, { maxDepth: 1001 }), RangeError);
   assert.throws(() => decodeStorage(deep, { maxObjects: -1 }), RangeError);
@@ -249,10 +249,10 @@ Deno.test("hostile nesting cannot exhaust the stack", () => {
   for (let i = 0; i < 100_000; i++) {
     bytes.set(level, HEAD.length + i * level.length);
   }
-  assert.throws(() => decodeStorage(bytes), code("StorageLimitExceeded"));
+  assert.throws(() => decodeStorage(bytes), code("storage_limit_exceeded"));
   assert.throws(
     () => decodeStorage(bytes, { maxDepth: 1000 }),
-    code("StorageLimitExceeded"),
+    code("storage_limit_exceeded"),
   );
 });
 
@@ -284,12 +284,12 @@ Deno.test("encodeStorage() refuses values outside their types and cycles", () =>
   );
   assert.throws(
     () => encodeStorage(new Map([["", storageScalar("uint8", 1)]])),
-    code("StorageNameTooLong"),
+    code("storage_name_too_long"),
   );
   assert.throws(
     () =>
       encodeStorage(new Map([["x".repeat(256), storageScalar("uint8", 1)]])),
-    code("StorageNameTooLong"),
+    code("storage_name_too_long"),
   );
   assert.equal(
     decodeStorage(
@@ -303,18 +303,18 @@ Deno.test("encodeStorage() refuses values outside their types and cycles", () =>
   );
   const cyclic: Section = new Map();
   cyclic.set("me", { type: "object", value: cyclic });
-  assert.throws(() => encodeStorage(cyclic), code("StorageLimitExceeded"));
+  assert.throws(() => encodeStorage(cyclic), code("storage_limit_exceeded"));
 });
 
 Deno.test("strict and lenient accessors", () => {
   assert.equal(expectScalar(storageScalar("bool", true), "bool"), true);
   assert.throws(
     () => expectScalar(undefined, "bool"),
-    code("StorageTypeMismatch"),
+    code("storage_type_mismatch"),
   );
   assert.throws(
     () => expectArray(storageScalar("uint8", 1), "uint8"),
-    code("StorageTypeMismatch"),
+    code("storage_type_mismatch"),
   );
   assert.equal(
     convertInteger(storageScalar("uint64", 65535n), "uint16"),
@@ -323,23 +323,23 @@ Deno.test("strict and lenient accessors", () => {
   assert.equal(convertInteger(storageScalar("int32", -5), "int64"), -5n);
   assert.throws(
     () => convertInteger(storageScalar("uint64", 65536n), "uint16"),
-    code("StorageValueOutOfRange"),
+    code("storage_value_out_of_range"),
   );
   assert.throws(
     () => convertInteger(storageScalar("int64", -1n), "uint64"),
-    code("StorageValueOutOfRange"),
+    code("storage_value_out_of_range"),
   );
   assert.throws(
     () => convertInteger(storageScalar("double", 1), "uint8"),
-    code("StorageTypeMismatch"),
+    code("storage_type_mismatch"),
   );
   assert.throws(
     () => convertInteger(storageScalar("bool", true), "uint8"),
-    code("StorageTypeMismatch"),
+    code("storage_type_mismatch"),
   );
   assert.throws(
     () => convertInteger(storageArray("uint8", [1]), "uint8"),
-    code("StorageTypeMismatch"),
+    code("storage_type_mismatch"),
   );
 });
 
@@ -446,7 +446,7 @@ function checkDecode(bytes: Uint8Array): void {
     });
   } catch (e) {
     assert.ok(e instanceof LevinError, String(e));
-    assert.ok(e.code.startsWith("Storage"), e.code);
+    assert.ok(e.code.startsWith("storage_"), e.code);
     return;
   }
   const again = encodeStorage(d.root);

@@ -52,7 +52,7 @@ function checkValue(value: number | bigint): bigint {
   }
   if (value > MAX_VARINT) {
     throw new LevinError(
-      "VarintOverflow",
+      "varint_overflow",
       `Cannot encode varint: ${value} exceeds the maximum 2^62 - 1`,
     );
   }
@@ -65,7 +65,7 @@ function checkValue(value: number | bigint): bigint {
  * @param value A value from 0 to 2^62 − 1.
  * @returns 1, 2, 4 or 8.
  * @throws {RangeError} When `value` is negative or not a safe integer.
- * @throws {LevinError} `VarintOverflow` when `value` ≥ 2^62.
+ * @throws {LevinError} `varint_overflow` when `value` ≥ 2^62.
  *
  * @example Widths
  * ```ts
@@ -92,7 +92,7 @@ export function varintSize(value: number | bigint): number {
  * @returns A new buffer of 1, 2, 4 or 8 bytes.
  * @throws {RangeError} When `value` is negative or an unsafe number.
  * @throws {TypeError} When `value` is not a number or bigint.
- * @throws {LevinError} `VarintOverflow` when `value` ≥ 2^62.
+ * @throws {LevinError} `varint_overflow` when `value` ≥ 2^62.
  *
  * @example Encoding
  * ```ts
@@ -122,7 +122,7 @@ export function encodeVarint(value: number | bigint): Uint8Array<ArrayBuffer> {
  * @param bytes The input.
  * @param offset Where the varint starts (default 0).
  * @returns The value and the number of bytes it took.
- * @throws {LevinError} `VarintTruncated` when fewer bytes remain than the
+ * @throws {LevinError} `varint_truncated` when fewer bytes remain than the
  *   width announced by the first byte.
  * @throws {RangeError} When `offset` is not an index into `bytes`.
  *
@@ -148,7 +148,7 @@ export function decodeVarint(
   }
   if (offset >= bytes.length) {
     throw new LevinError(
-      "VarintTruncated",
+      "varint_truncated",
       "Cannot decode varint: no bytes left",
       { offset },
     );
@@ -156,7 +156,7 @@ export function decodeVarint(
   const size = 1 << (bytes[offset]! & 3);
   if (offset + size > bytes.length) {
     throw new LevinError(
-      "VarintTruncated",
+      "varint_truncated",
       `Cannot decode varint: need ${size} bytes, ${bytes.length - offset} left`,
       { offset },
     );

@@ -57,14 +57,14 @@ Deno.test("decodeVarint() accepts non-minimal widths", () => {
   assert.equal(decodeVarint(unhex("0300000000000000")).value, 0n);
 });
 
-Deno.test("decodeVarint() reports every truncation as VarintTruncated", () => {
+Deno.test("decodeVarint() reports every truncation as varint_truncated", () => {
   for (const [, h] of EXAMPLES) {
     const full = unhex(h);
     for (let n = 0; n < full.length; n++) {
       assert.throws(
         () => decodeVarint(full.subarray(0, n)),
         (e) =>
-          e instanceof LevinError && e.code === "VarintTruncated" &&
+          e instanceof LevinError && e.code === "varint_truncated" &&
           e.needMoreBytes,
       );
     }
@@ -75,7 +75,7 @@ Deno.test("encodeVarint() refuses 2^62 and bad input", () => {
   assert.throws(
     () => encodeVarint(1n << 62n),
     (e) =>
-      e instanceof LevinError && e.code === "VarintOverflow" &&
+      e instanceof LevinError && e.code === "varint_overflow" &&
       !e.needMoreBytes,
   );
   assert.throws(() => encodeVarint(-1), RangeError);
@@ -96,14 +96,14 @@ Deno.test("varints round-trip over the full 62-bit range (property)", () => {
   );
 });
 
-Deno.test("decodeVarint() on arbitrary bytes yields a value or VarintTruncated (fuzz)", () => {
+Deno.test("decodeVarint() on arbitrary bytes yields a value or varint_truncated (fuzz)", () => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 12 }), (bytes) => {
       try {
         const { value, size } = decodeVarint(bytes);
         assert.ok(value >= 0n && value <= MAX_VARINT && size <= bytes.length);
       } catch (e) {
-        assert.ok(e instanceof LevinError && e.code === "VarintTruncated");
+        assert.ok(e instanceof LevinError && e.code === "varint_truncated");
       }
     }),
     { numRuns: 2000 },

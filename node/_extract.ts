@@ -21,6 +21,7 @@
  * @module
  */
 
+import { CodedError } from "../errors.ts";
 import { tar } from "./borg/_tar.ts";
 import { Buffer } from "node:buffer";
 import {
@@ -72,23 +73,9 @@ export type BundleErrorCode =
  * await assert.rejects(extractProfileBundle(bundle, "pw"), (e) => e instanceof BundleError && e.code === "checksum_mismatch");
  * ```
  */
-export class BundleError extends Error {
-  /** The failure family. */
-  readonly code: BundleErrorCode;
+export class BundleError extends CodedError<BundleErrorCode> {
   /** Always `"BundleError"`. */
   override readonly name = "BundleError";
-
-  /**
-   * Creates a bundle error.
-   *
-   * @param code The failure family.
-   * @param message Description (never contains secrets).
-   * @param options The cause.
-   */
-  constructor(code: BundleErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /** Go's per-file cap (100 MiB). */

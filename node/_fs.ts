@@ -1,86 +1,12 @@
 /**
- * File helpers shared by the identity store, the registry and the managers.
+ * File helpers shared by the identity store, the registry and the managers
+ * (the public {@linkcode writeFileAtomic} is in `files.ts`).
  *
  * @module
  */
 
 import { dirname } from "node:path";
-
-/** Options for {@linkcode writeFileAtomic}. */
-export interface WriteFileAtomicOptions {
-  /** Mode of the new file, applied when it is created (default 0o644). */
-  mode?: number;
-  /** Mode of parent directories created on the way (default 0o755). */
-  dirMode?: number;
-}
-
-let tempCounter = 0;
-
-/**
- * Writes a file atomically: the bytes go to a temporary file in the same
- * directory, created with its final mode, are fsync-ed, and the temporary
- * file is renamed over the target; the directory is fsync-ed after the
- * rename where the platform allows. On failure the temporary file is removed
- * and the old file is untouched.
- *
- * @param path The target path.
- * @param data The bytes or text to write.
- * @param options File and directory modes.
- * @returns Resolves when the data is durable.
- * @throws {Deno.errors.PermissionDenied} And other file-system errors.
- */
-export async function writeFileAtomic(
-  path: string,
-  data: Uint8Array | string,
-  options: WriteFileAtomicOptions = {},
-): Promise<void> {
-  const bytes = typeof data === "string"
-    ? new TextEncoder().encode(data)
-    : data;
-  const dir = dirname(path);
-  await Deno.mkdir(dir, { recursive: true, mode: options.dirMode ?? 0o755 });
-  const tmp = `${path}.${Deno.pid}.${++tempCounter}.tmp`;
-  const mode = options.mode ?? 0o644;
-  let file: Deno.FsFile | undefined;
-  try {
-    file = await Deno.open(tmp, {
-      write: true,
-      createNew: true,
-      mode,
-    });
-    // The umask may have narrowed the mode; never widen beyond what was asked.
-    if (Deno.build.os !== "windows") await Deno.chmod(tmp, mode);
-    let off = 0;
-    while (off < bytes.length) off += await file.write(bytes.subarray(off));
-    await file.sync();
-    file.close();
-    file = undefined;
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    try {
-      file?.close();
-    } catch {
-      // already closed
-    }
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
-  await syncDir(dir);
-}
-
-async function syncDir(dir: string): Promise<void> {
-  if (Deno.build.os === "windows") return;
-  try {
-    const d = await Deno.open(dir, { read: true });
-    try {
-      await d.sync();
-    } finally {
-      d.close();
-    }
-  } catch {
-    // Some file systems cannot fsync a directory; the rename is still atomic.
-  }
-}
+import { formatGoTime } from "./_go_time.ts";
 
 /**
  * Reads a file, telling "absent" apart from every other failure.
@@ -119,13 +45,32 @@ function processAlive(pid: number): boolean {
  * @param path The target path whose leftovers to remove.
  * @returns The names removed.
  */
-export async function removeStaleTemps(path: string): Promise<string[]> {
+export function removeStaleTemps(path: string): Promise<string[]> {
   const dir = dirname(path);
   const base = path.slice(dir.length + 1);
-  const pattern = new RegExp(
-    "^" + base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") +
-      "\\.(\\d+)\\.\\d+\\.tmp$",
+  return removeStale(
+    dir,
+    new RegExp(
+      "^" + base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") +
+        "\\.(\\d+)\\.\\d+\\.tmp$",
+    ),
   );
+}
+
+/**
+ * Removes every temporary file that {@linkcode writeFileAtomic} left in a
+ * directory (any target) whose writer is no longer running. Where liveness
+ * cannot be checked, nothing is removed.
+ *
+ * @param dir The directory (absent or unreadable: nothing to do).
+ * @returns The names removed.
+ */
+export function removeStaleTempsIn(dir: string): Promise<string[]> {
+  return removeStale(dir, /^.+\.(\d+)\.\d+\.tmp$/);
+}
+
+/** Removes the files of `dir` matching `pattern` whose writer (group 1) is gone. */
+async function removeStale(dir: string, pattern: RegExp): Promise<string[]> {
   const removed: string[] = [];
   try {
     for await (const entry of Deno.readDir(dir)) {
@@ -145,29 +90,32 @@ export async function removeStaleTemps(path: string): Promise<string[]> {
 }
 
 /**
- * Removes every temporary file that {@linkcode writeFileAtomic} left in a
- * directory (any target) whose writer is no longer running. Where liveness
- * cannot be checked, nothing is removed.
+ * Keeps a damaged file aside for the operator: renames it (or copies it,
+ * when some of its entries were still usable) to `<path>.corrupt-<time>`,
+ * with a `-<n>` suffix when that name is taken.
  *
- * @param dir The directory (absent or unreadable: nothing to do).
- * @returns The names removed.
+ * @param path The damaged file.
+ * @param now The time in the new name.
+ * @param rename Rename (`true`) or copy (`false`).
+ * @returns Where it was kept.
+ * @throws {Error} The file-system error when it cannot be renamed or copied.
  */
-export async function removeStaleTempsIn(dir: string): Promise<string[]> {
-  const pattern = /^.+\.(\d+)\.\d+\.tmp$/;
-  const removed: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(dir)) {
-      const m = entry.isFile ? pattern.exec(entry.name) : null;
-      if (!m || processAlive(Number(m[1]))) continue;
-      try {
-        await Deno.remove(`${dir}/${entry.name}`);
-        removed.push(entry.name);
-      } catch {
-        // another process may have removed it
-      }
+export async function keepAside(
+  path: string,
+  now: Date,
+  rename: boolean,
+): Promise<string> {
+  const stamp = formatGoTime(now).replace(/[-:.]/g, "");
+  let target = `${path}.corrupt-${stamp}`;
+  for (let i = 1;; i++) {
+    try {
+      await Deno.lstat(target);
+      target = `${path}.corrupt-${stamp}-${i}`;
+    } catch {
+      break;
     }
-  } catch {
-    // a missing or unreadable directory has nothing to clean
   }
-  return removed;
+  if (rename) await Deno.rename(path, target);
+  else await Deno.copyFile(path, target);
+  return target;
 }

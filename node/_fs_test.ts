@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readFileIfExists, removeStaleTemps, writeFileAtomic } from "./_fs.ts";
+import { readFileIfExists, removeStaleTemps } from "./_fs.ts";
+import { writeFileAtomic } from "./files.ts";
 
 Deno.test("writeFileAtomic() replaces the file whole and leaves no temporary file", async () => {
   const dir = await Deno.makeTempDir();

@@ -11,10 +11,19 @@
  * - `Date` is RFC 3339 UTC with trailing fractional zeros removed;
  * - numbers must be finite; integers print as decimal, floats as in ES.
  *
+ * {@linkcode marshalGo} and {@linkcode goQuote} are the reference. The hot
+ * paths ({@linkcode marshalJson} for values of the JSON data model,
+ * {@linkcode quoteGoFast} for strings) use the native `JSON.stringify` where
+ * its output equals Go's, which it does except for U+2028/U+2029, lone
+ * surrogates, non-finite numbers and, with HTML escaping on, `<`, `>` and
+ * `&`; those take the reference path. Property tests in `_go_json_test.ts`
+ * hold the fast paths to the reference.
+ *
  * @module
  */
 
 import { encodeBase64 } from "./_base64.ts";
+import { formatGoTime } from "./_go_time.ts";
 
 /** A Go `map[string]T`: encoded with its keys sorted. */
 export class GoMap {
@@ -107,21 +116,6 @@ export function goQuote(s: string, escapeHtml: boolean): string {
   return out + s.slice(start) + '"';
 }
 
-/**
- * Formats a date as Go's `time.Time` JSON (RFC 3339, UTC, fraction without
- * trailing zeros).
- *
- * @param d The date.
- * @returns The RFC 3339 text.
- */
-export function formatGoTime(d: Date): string {
-  const iso = d.toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
-  const ms = d.getUTCMilliseconds();
-  if (ms === 0) return iso.slice(0, 19) + "Z";
-  return iso.slice(0, 20) + String(ms).padStart(3, "0").replace(/0+$/, "") +
-    "Z";
-}
-
 /** Compacts JSON text the way Go's `json.Compact` does (whitespace only). */
 function compact(text: string): string {
   let out = "";
@@ -143,10 +137,13 @@ function compact(text: string): string {
   return out + text.slice(start);
 }
 
+function unsupported(n: number): RangeError {
+  // Go: "json: unsupported value: NaN"; never write null in its place.
+  return new RangeError(`Cannot encode JSON: unsupported value ${n}`);
+}
+
 function encodeNumber(n: number): string {
-  if (!Number.isFinite(n)) {
-    throw new RangeError(`Cannot encode JSON: unsupported value ${n}`);
-  }
+  if (!Number.isFinite(n)) throw unsupported(n);
   return JSON.stringify(n);
 }
 
@@ -254,4 +251,106 @@ export function marshalGo(
   options: MarshalGoOptions = {},
 ): string {
   return write(value, options.escapeHtml ?? true, options.indent, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Fast paths
+
+/**
+ * Tells whether `JSON.stringify` output differs from Go's (HTML escaping
+ * off): Go escapes U+2028/U+2029 and replaces lone surrogates (which
+ * `JSON.stringify` writes as `\udxxx`). A literal backslash followed by
+ * "ud" is a harmless false positive (it only takes the reference path).
+ *
+ * @param json `JSON.stringify` output.
+ * @returns `true` when Go would write other bytes.
+ */
+export function differsFromGo(json: string): boolean {
+  return json.indexOf("\u2028") >= 0 || json.indexOf("\u2029") >= 0 ||
+    json.indexOf("\\ud") >= 0;
+}
+
+/**
+ * Throws when a value holds a number Go cannot encode (`NaN`, `±Infinity`,
+ * which `JSON.stringify` would write as `null`).
+ *
+ * @param value Any value of the JSON data model.
+ * @param depth How deep the walk is (it stops below 1000 levels).
+ * @throws {RangeError} For a non-finite number.
+ */
+export function assertFiniteNumbers(value: unknown, depth = 0): void {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw unsupported(value);
+    return;
+  }
+  if (value === null || typeof value !== "object" || depth > 1000) return;
+  if (Array.isArray(value)) {
+    for (const v of value) assertFiniteNumbers(v, depth + 1);
+    return;
+  }
+  for (const v of Object.values(value)) assertFiniteNumbers(v, depth + 1);
+}
+
+/**
+ * Go-exact JSON of a value of the JSON data model (what `JSON.parse`
+ * returns), HTML escaping off: the native `JSON.stringify` when its output
+ * equals Go's, else {@linkcode marshalGo}. (Objects with integer-like keys
+ * are written in JavaScript's property order, which puts those keys first.)
+ *
+ * @param value The value.
+ * @returns The JSON text.
+ * @throws {RangeError} For non-finite numbers.
+ */
+export function marshalJson(value: unknown): string {
+  const fast = JSON.stringify(value);
+  if (fast === undefined) return "null";
+  // JSON.stringify writes NaN and ±Infinity as null; Go refuses them. Only
+  // output that contains a null can hide one, so only then walk the value.
+  if (fast.includes("null")) assertFiniteNumbers(value);
+  if (!differsFromGo(fast)) return fast;
+  return write(value, false, undefined, 0);
+}
+
+const HTML_ESCAPES: Record<string, string> = {
+  "<": "\\u003c",
+  ">": "\\u003e",
+  "&": "\\u0026",
+  "\u2028": "\\u2028",
+  "\u2029": "\\u2029",
+};
+
+/** Anything `JSON.stringify` output needs changed for Go, HTML escaping on. */
+const NEEDS_WORK_HTML = /[<>&\u2028\u2029]|\\ud/;
+
+/**
+ * {@linkcode goQuote}, faster: IDs, types and timestamps (short printable
+ * ASCII without `"` or `\`) are wrapped as they are; anything else goes
+ * through the native `JSON.stringify`, mended where Go differs (`<`, `>`,
+ * `&` with HTML escaping on and U+2028/U+2029 are replaced afterwards; a
+ * lone surrogate takes {@linkcode goQuote}).
+ *
+ * @param s The string.
+ * @param escapeHtml Escape `<`, `>` and `&` (Go's default; off on the p2p wire).
+ * @returns The quoted JSON string.
+ */
+export function quoteGoFast(s: string, escapeHtml: boolean): string {
+  if (escapeHtml) {
+    const j = JSON.stringify(s);
+    if (!NEEDS_WORK_HTML.test(j)) return j;
+    if (j.indexOf("\\ud") !== -1) return goQuote(s, true);
+    return j.replace(/[<>&\u2028\u2029]/g, (c) => HTML_ESCAPES[c]!);
+  }
+  if (s.length <= 64) {
+    let plain = true;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) {
+        plain = false;
+        break;
+      }
+    }
+    if (plain) return '"' + s + '"';
+  }
+  const q = JSON.stringify(s);
+  return differsFromGo(q) ? goQuote(s, false) : q;
 }

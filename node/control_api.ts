@@ -17,10 +17,21 @@
  * @module
  */
 
+import { CodedError } from "../errors.ts";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { join } from "node:path";
-import { writeFileAtomic } from "./_fs.ts";
+import { writeFileAtomic } from "./files.ts";
 import { defaultPaths } from "./_paths.ts";
+import {
+  type ControlCallContext,
+  type ControlHandlerTable,
+  type ControlMethod,
+  type ControlParams,
+  type ControlProgress,
+  type ControlResult,
+  isControlMethod,
+  parseControlParams,
+} from "./control/methods.ts";
 
 /** Name of the control file inside the node's config directory. */
 export const CONTROL_FILE_NAME = "control.json";
@@ -111,27 +122,9 @@ const STATUS_OF: Record<ControlApiErrorCode, number> = {
  * assert.equal(err.name, "ControlApiError");
  * ```
  */
-export class ControlApiError extends Error {
-  /** The failure family. */
-  readonly code: ControlApiErrorCode;
+export class ControlApiError extends CodedError<ControlApiErrorCode> {
   /** Always `"ControlApiError"`. */
   override readonly name = "ControlApiError";
-
-  /**
-   * Creates an error.
-   *
-   * @param code The failure family.
-   * @param message What failed and why.
-   * @param options The cause.
-   */
-  constructor(
-    code: ControlApiErrorCode,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.code = code;
-  }
 
   /** The HTTP status the server answers with. */
   get status(): number {
@@ -222,16 +215,6 @@ export async function readControlFile(path: string): Promise<ControlFile> {
   };
 }
 
-/** One progress event of a long operation, streamed to the client. */
-export interface ControlProgress {
-  /** What the node is doing, e.g. `"bundling"`, `"sending"`, `"waiting"`. */
-  stage: string;
-  /** Bytes handled so far, when meaningful. */
-  bytes?: number;
-  /** Total bytes, when known. */
-  total?: number;
-}
-
 /** What the control server serves. */
 export interface ControlHandlers {
   /**
@@ -247,7 +230,14 @@ export interface ControlHandlers {
    */
   metrics(): string | Promise<string>;
   /**
-   * Runs an operation.
+   * The methods of the control contract ({@linkcode ControlMethods}), one
+   * handler each (what a node serves). The server checks a request's
+   * parameters against the contract before its handler runs.
+   */
+  methods?: ControlHandlerTable;
+  /**
+   * Runs an operation that is not in `methods` (a server of something
+   * other than a node).
    *
    * @param op The operation name (the path after `/api/`).
    * @param body The parsed JSON body (`null` when empty).
@@ -257,7 +247,7 @@ export interface ControlHandlers {
    * @throws {ControlApiError} To choose the status; `TypeError` and
    * `RangeError` are answered as `bad_request`, anything else as `failed`.
    */
-  call(
+  call?(
     op: string,
     body: unknown,
     progress: (event: ControlProgress) => void,
@@ -561,14 +551,34 @@ export class ControlServer {
     }
   }
 
+  /** Runs a method of the contract, else the generic `call`. */
+  async #run(
+    op: string,
+    body: unknown,
+    progress: (event: ControlProgress) => void,
+  ): Promise<unknown> {
+    const signal = this.#abort.signal;
+    const methods = this.#handlers.methods;
+    if (methods !== undefined && isControlMethod(op)) {
+      const handler = methods[op] as (
+        params: unknown,
+        context: ControlCallContext,
+      ) => unknown;
+      return await handler(parseControlParams(op, body), { progress, signal });
+    }
+    if (this.#handlers.call === undefined) {
+      throw new ControlApiError("not_found", `Unknown operation "${op}"`);
+    }
+    return await this.#handlers.call(op, body, progress, signal);
+  }
+
   async #call(op: string, req: Request): Promise<Response> {
     const body = await readBody(req, this.#maxBody, this.#bodyTimeout);
-    const signal = this.#abort.signal;
     const streaming = (req.headers.get("accept") ?? "").includes(
       "application/x-ndjson",
     );
     if (!streaming) {
-      const result = await this.#handlers.call(op, body, () => {}, signal);
+      const result = await this.#run(op, body, () => {});
       return json(200, { result: result ?? null });
     }
     const enc = new TextEncoder();
@@ -579,11 +589,10 @@ export class ControlServer {
     };
     (async () => {
       try {
-        const result = await this.#handlers.call(
+        const result = await this.#run(
           op,
           body,
           (p) => write({ progress: p }),
-          signal,
         );
         write({ result: result ?? null });
       } catch (err) {
@@ -743,7 +752,23 @@ export class ControlClient {
   }
 
   /**
-   * Runs an operation on the node.
+   * Runs a method of the control contract ({@linkcode ControlMethods}) on
+   * the node, with typed parameters and result.
+   *
+   * @param op The method, e.g. `"peers.list"`.
+   * @param params Its parameters.
+   * @param options Progress callback and signal.
+   * @returns The method's result.
+   * @throws {ControlApiError} With the node's error code and message.
+   */
+  call<M extends ControlMethod>(
+    op: M,
+    params: ControlParams<M>,
+    options?: ControlCallOptions,
+  ): Promise<ControlResult<M>>;
+  /**
+   * Runs any operation on the node (a server other than a node's may serve
+   * others).
    *
    * @param op The operation, e.g. `"peers.list"`.
    * @param body Its JSON arguments.
@@ -751,6 +776,11 @@ export class ControlClient {
    * @returns The operation's result.
    * @throws {ControlApiError} With the node's error code and message.
    */
+  call(
+    op: string,
+    body?: unknown,
+    options?: ControlCallOptions,
+  ): Promise<unknown>;
   async call(
     op: string,
     body: unknown = null,

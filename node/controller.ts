@@ -1,11 +1,13 @@
 /**
- * {@linkcode Controller}: drives remote workers (node.md §5) — request and
- * reply correlation with timeouts, auto-connect, stats, ping, miner start
- * and stop, logs and bundle deployment.
+ * {@linkcode Controller}: drives remote workers (node.md §5) — typed
+ * operations (stats, ping, miner start and stop, logs, bundle deployment)
+ * over the transport's requests, with auto-connect and one error
+ * translation.
  *
  * @module
  */
 
+import { CodedError } from "../errors.ts";
 import { getGlobalLogger, type Logger } from "../logging/mod.ts";
 import type { Bundle } from "./bundle.ts";
 import { secretToPassword } from "./identity.ts";
@@ -22,6 +24,7 @@ import {
   type StatsPayload,
 } from "./message.ts";
 import type { Peer } from "./peer.ts";
+import { type RequestOutcome, scoreOutcome } from "./registry/_scoring.ts";
 import type { PeerConnection } from "./transport/connection.ts";
 
 /** Request timeouts in milliseconds. */
@@ -48,7 +51,7 @@ export const DEFAULT_CONTROLLER_TIMEOUTS: Readonly<ControllerTimeouts> = Object
     deploy: 120_000,
   });
 
-/** Default cap on requests awaiting a reply. */
+/** Default cap on this controller's requests awaiting a reply. */
 export const DEFAULT_MAX_PENDING = 10_000;
 
 /**
@@ -57,17 +60,30 @@ export const DEFAULT_MAX_PENDING = 10_000;
  */
 const SMSG_OVERHEAD_BOUND = 512;
 
-/** What the controller needs from a transport. */
+/**
+ * What the controller needs from a transport (a `Transport` fits). Requests
+ * and their replies live in the transport's request table; the controller
+ * keeps none of its own.
+ */
 export interface ControllerTransport {
   /**
-   * Adds a message handler.
+   * Sends a request and resolves with the reply from that peer, matched on
+   * the transport's read path (so replies never wait behind message
+   * handlers: on a dual node, a slow worker handler on the same
+   * connection).
    *
-   * @param handler Called for every accepted message.
-   * @returns Removes the handler.
+   * @param peerId The peer asked.
+   * @param message The request.
+   * @param options Timeout (milliseconds) and signal.
+   * @returns The reply.
+   * @throws {TransportError} `not_connected`, `timeout`, `aborted`,
+   * `queue_full`, `connection_closed` or `stopped`; or a send failure.
    */
-  onMessage(
-    handler: (conn: PeerConnection, message: Message) => void | Promise<void>,
-  ): () => void;
+  request(
+    peerId: string,
+    message: Message,
+    options: { timeout?: number; signal?: AbortSignal },
+  ): Promise<Message>;
   /**
    * The established connection to a peer.
    *
@@ -101,22 +117,14 @@ export interface ControllerTransport {
     ) => void,
   ): () => void;
   /**
-   * Sends a request and resolves with the reply from that peer, matched on
-   * the read path (a `Transport` has it). When present, the controller uses
-   * it, so replies never wait behind message handlers (on a dual node, a
-   * slow worker handler on the same connection); without it, replies are
-   * taken from `onMessage`.
+   * Offers a message to the request table as the read path does (a
+   * `Transport` has it); see {@linkcode Controller.handleResponse}.
    *
-   * @param peerId The peer asked.
-   * @param message The request.
-   * @param options Timeout (milliseconds) and signal.
-   * @returns The reply.
+   * @param peerId The peer the message came from.
+   * @param message The message.
+   * @returns Whether it settled a request.
    */
-  request?(
-    peerId: string,
-    message: Message,
-    options: { timeout?: number; signal?: AbortSignal },
-  ): Promise<Message>;
+  handleReply?(peerId: string, message: Message): boolean;
 }
 
 /** Why a peer is missing from {@linkcode FleetStats}. */
@@ -253,7 +261,7 @@ export interface DeployOptions extends ControllerRequestOptions {
  * - `timeout`: no reply in time.
  * - `disconnected`: the connection closed before the reply.
  * - `not_connected`: no connection to close.
- * - `queue_full`: too many requests pending.
+ * - `queue_full`: too many requests pending (here or in the transport).
  * - `miner_failed`: the worker acknowledged a miner command with `success: false`.
  * - `deploy_failed`: the worker acknowledged a deploy with `success: false`.
  * - `frame_too_large`: a deploy would exceed the receiver's frame limit.
@@ -276,9 +284,9 @@ export type ControllerErrorCode =
   | "closed";
 
 /**
- * A controller failure. Messages keep the Go reference's texts (for
- * example `Controller.sendRequest: request timeout`), so logs and tests
- * read the same on both implementations. Errors the worker sent back are
+ * A controller failure. Messages name the attempted action, then the
+ * detail (`Cannot send request: request timeout`); Go's texts go only to
+ * peers, never into these messages. Errors the worker sent back are
  * {@linkcode ProtocolError}s, not this class.
  *
  * @example Telling a timeout apart
@@ -286,43 +294,14 @@ export type ControllerErrorCode =
  * import { ControllerError } from "@lthn/p2p/node";
  * import assert from "node:assert/strict";
  *
- * const err = new ControllerError("timeout", "Controller.sendRequest: request timeout");
+ * const err = new ControllerError("timeout", "Cannot send request: request timeout");
  * assert.equal(err.code, "timeout");
  * assert.equal(err.name, "ControllerError");
  * ```
  */
-export class ControllerError extends Error {
-  /** The failure family. */
-  readonly code: ControllerErrorCode;
+export class ControllerError extends CodedError<ControllerErrorCode> {
   /** Always `"ControllerError"`. */
   override readonly name = "ControllerError";
-
-  /**
-   * Creates a controller error.
-   *
-   * @param code The failure family.
-   * @param message The description.
-   * @param options The cause.
-   */
-  constructor(
-    code: ControllerErrorCode,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.code = code;
-  }
-}
-
-interface Pending {
-  peerId: string;
-  conn: PeerConnection;
-  resolve(message: Message): void;
-  reject(err: Error): void;
-}
-
-function causeText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**
@@ -360,15 +339,17 @@ export function deployFrameSize(bundle: Bundle): number {
 /**
  * Sends commands to workers and waits for their answers.
  *
- * Each request gets a fresh message ID; the reply whose `replyTo` is that
- * ID, arriving **from the peer that was asked**, settles it exactly once.
- * With a `Transport` (anything with `request`), replies are matched on the
- * transport's read path, so on a dual node a slow worker handler on the
- * same connection (a big deploy) does not delay them.
- * A reply after the timeout, a reply from another peer and a reply to an
- * unknown ID are dropped (debug log). When the connection closes while a
- * request waits, it fails at once with `disconnected` instead of waiting
- * for the timeout.
+ * Each operation is one request through the transport's request table
+ * (`Transport.request`): a fresh message ID, and the reply whose `replyTo`
+ * is that ID, arriving **from the peer that was asked**, settles it exactly
+ * once, on the transport's read path (so on a dual node a slow worker
+ * handler on the same connection, a big deploy, does not delay it). A reply
+ * after the timeout, a reply from another peer and a reply to an unknown ID
+ * are not matched. When the connection closes while a request waits, it
+ * fails at once with `disconnected` instead of waiting for the timeout.
+ * Transport failures become {@linkcode ControllerError}s in one place, and
+ * every outcome is reported to one observer, the registry's scoring (only
+ * pings move scores).
  *
  * Differences from the Go reference: replies are tied to the asked peer
  * (§13 item 8a); delivery and timeout are mutually exclusive (§13 item
@@ -420,14 +401,13 @@ export class Controller {
   readonly #timeouts: ControllerTimeouts;
   readonly #maxPending: number;
   readonly #log: Logger;
-  readonly #pending = new Map<string, Pending>();
-  readonly #watched = new WeakSet<PeerConnection>();
+  /** Cancels this controller's waiting requests on `close` (not a table: no replies are matched here). */
+  readonly #inflight = new Set<AbortController>();
   readonly #connecting = new Map<string, Promise<PeerConnection>>();
-  readonly #unsubscribe: () => void;
   #closed = false;
 
   /**
-   * Creates the controller and adds its reply handler to the transport.
+   * Creates the controller over a transport.
    *
    * @param node The local identity.
    * @param transport The transport.
@@ -461,14 +441,11 @@ export class Controller {
     }
     this.#maxPending = max;
     this.#log = options.logger ?? getGlobalLogger().child("node:controller");
-    this.#unsubscribe = transport.onMessage((conn, msg) =>
-      this.handleResponse(conn, msg)
-    );
   }
 
-  /** Number of requests awaiting a reply. */
+  /** Number of this controller's requests awaiting a reply. */
   get pendingCount(): number {
-    return this.#pending.size;
+    return this.#inflight.size;
   }
 
   /** The timeouts in force. */
@@ -477,42 +454,31 @@ export class Controller {
   }
 
   /**
-   * The reply handler (installed on the transport by the constructor).
-   * Messages without `replyTo` are ignored; a reply settles its request
-   * only when it came from the peer that was asked.
+   * Offers a message that arrived from a peer as a reply, as the
+   * transport's read path does for every frame: it settles the pending
+   * request whose ID is its `replyTo`, only when it came from the peer that
+   * was asked. Messages without `replyTo`, replies to unknown or finished
+   * requests and replies from other peers are dropped.
    *
    * @param conn The connection the message arrived on.
    * @param message The message.
    */
   handleResponse(conn: Pick<PeerConnection, "peerId">, message: Message): void {
-    const id = message.replyTo;
-    if (!id) return;
-    const p = this.#pending.get(id);
-    if (!p) {
+    if (!message.replyTo) return;
+    if (this.#transport.handleReply?.(conn.peerId, message) !== true) {
       this.#log.debug("dropping reply to an unknown or finished request", {
         peer_id: conn.peerId,
-        reply_to: id,
+        reply_to: message.replyTo,
       });
-      return;
     }
-    if (p.peerId !== conn.peerId) {
-      this.#log.warn("dropping reply from a peer that was not asked", {
-        peer_id: conn.peerId,
-        asked: p.peerId,
-        reply_to: id,
-      });
-      return;
-    }
-    this.#pending.delete(id);
-    p.resolve(message);
   }
 
-  #ownId(): string {
+  #ownId(action: string): string {
     const identity = this.#node.getIdentity();
     if (!identity) {
       throw new ControllerError(
         "no_identity",
-        "node: node identity not initialized",
+        `Cannot ${action}: node identity not initialized`,
       );
     }
     return identity.id;
@@ -524,11 +490,20 @@ export class Controller {
     payload: PayloadMap[T] | null,
   ): Message {
     const init: NewMessageOptions<PayloadMap[T] | null> = {
-      from: this.#ownId(),
+      from: this.#ownId("send request"),
       to: peerId,
       payload,
     };
     return newMessage(type, init);
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) {
+      throw new ControllerError(
+        "closed",
+        "Cannot send request: controller closed",
+      );
+    }
   }
 
   /**
@@ -536,10 +511,14 @@ export class Controller {
    * address) when there is none. Concurrent calls share one dial.
    *
    * @param peerId The peer ID.
+   * @param action What is attempted, for the error message.
    * @returns The connection.
    * @throws {ControllerError} `peer_not_found` or `connect_failed`.
    */
-  async #ensureConnection(peerId: string, op: string): Promise<PeerConnection> {
+  async #ensureConnection(
+    peerId: string,
+    action: string,
+  ): Promise<PeerConnection> {
     const existing = this.#transport.getConnection(peerId);
     if (existing) return existing;
     const inflight = this.#connecting.get(peerId);
@@ -548,13 +527,13 @@ export class Controller {
     if (!peer) {
       throw new ControllerError(
         "peer_not_found",
-        `${op}: peer not found: ${peerId}`,
+        `Cannot ${action}: peer not found: ${peerId}`,
       );
     }
     const dial = this.#transport.connect(peer).catch((err) => {
       throw new ControllerError(
         "connect_failed",
-        `${op}: failed to connect to peer: ${causeText(err)}`,
+        `Cannot ${action}: failed to connect to peer: ${causeText(err)}`,
         { cause: err },
       );
     });
@@ -566,29 +545,11 @@ export class Controller {
     }
   }
 
-  #watch(conn: PeerConnection): void {
-    if (this.#watched.has(conn)) return;
-    this.#watched.add(conn);
-    void conn.closed.then(() => {
-      for (const [id, p] of this.#pending) {
-        if (p.conn !== conn) continue;
-        this.#pending.delete(id);
-        p.reject(
-          new ControllerError(
-            "disconnected",
-            `Controller.sendRequest: peer ${p.peerId} disconnected before replying`,
-          ),
-        );
-      }
-    }, () => {});
-  }
-
   /**
    * Sends a request and waits for its reply (Go's `sendRequest`): connects
    * first when needed (then `message.to` becomes the connected peer's ID),
-   * registers the message ID, sends, and waits for the reply, the timeout,
-   * a disconnect or the signal, whichever comes first. The pending entry is
-   * always removed.
+   * and waits through the transport's request table for the reply, the
+   * timeout, a disconnect or the signal, whichever comes first.
    *
    * @param peerId The peer to ask.
    * @param message The request (its `id` must be fresh).
@@ -602,12 +563,7 @@ export class Controller {
     message: Message,
     options: ControllerRequestOptions = {},
   ): Promise<Message> {
-    if (this.#closed) {
-      throw new ControllerError(
-        "closed",
-        "Controller.sendRequest: controller closed",
-      );
-    }
+    this.#checkOpen();
     const timeoutMs = options.timeoutMs ?? this.#timeouts.miner;
     if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
       throw new RangeError(
@@ -615,147 +571,175 @@ export class Controller {
       );
     }
     options.signal?.throwIfAborted();
-    const conn = await this.#ensureConnection(peerId, "Controller.sendRequest");
+    const conn = await this.#connect(peerId, message.type, "send request");
     if (conn.peerId !== peerId) message.to = conn.peerId;
-    return await this.#exchange(conn, message, timeoutMs, options.signal);
+    return (await this.#exchange(conn, message, timeoutMs, options.signal))
+      .reply;
   }
 
-  #exchange(
+  /** `#ensureConnection`, reporting a failed dial as the request's outcome. */
+  async #connect(
+    peerId: string,
+    type: string,
+    action: string,
+  ): Promise<PeerConnection> {
+    try {
+      return await this.#ensureConnection(peerId, action);
+    } catch (err) {
+      if (err instanceof ControllerError && err.code === "connect_failed") {
+        this.#observe({ peerId, type, result: "connect_failed" });
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * The one request path: sends `message` on the transport's request table,
+   * translates its failures into {@linkcode ControllerError}s and reports
+   * the outcome (after `check` accepted the reply) to the scoring observer.
+   */
+  async #exchange(
+    conn: PeerConnection,
+    message: Message,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    check: (reply: Message) => void = () => {},
+  ): Promise<{ reply: Message; rttMs: number }> {
+    this.#checkOpen();
+    const outcome: RequestOutcome = {
+      peerId: conn.peerId,
+      type: message.type,
+      result: "failed",
+    };
+    const start = performance.now();
+    try {
+      const reply = await this.#request(conn, message, timeoutMs, signal);
+      check(reply);
+      outcome.result = "reply";
+      outcome.rttMs = Math.max(performance.now() - start, Number.MIN_VALUE);
+      return { reply, rttMs: outcome.rttMs };
+    } catch (err) {
+      if (err instanceof ControllerError) {
+        if (err.code === "timeout") outcome.result = "timeout";
+        else if (err.code === "aborted") outcome.result = "aborted";
+      }
+      throw err;
+    } finally {
+      this.#observe(outcome);
+    }
+  }
+
+  async #request(
     conn: PeerConnection,
     message: Message,
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Promise<Message> {
-    if (this.#pending.size >= this.#maxPending) {
-      return Promise.reject(
-        new ControllerError(
-          "queue_full",
-          "Controller.sendRequest: too many pending requests",
-        ),
+    if (this.#inflight.size >= this.#maxPending) {
+      throw new ControllerError(
+        "queue_full",
+        "Cannot send request: too many pending requests",
       );
-    }
-    if (this.#pending.has(message.id)) {
-      return Promise.reject(
-        new RangeError(`Message id ${message.id} is already pending`),
-      );
-    }
-    this.#watch(conn);
-    const { promise, resolve, reject } = Promise.withResolvers<Message>();
-    const onAbort = () => {
-      if (this.#pending.get(message.id) !== entry) return;
-      this.#pending.delete(message.id);
-      entry.reject(
-        new ControllerError("aborted", "Controller.sendRequest: aborted", {
-          cause: signal?.reason,
-        }),
-      );
-    };
-    // Cancels the transport's wait once this request settled another way.
-    const cancel = this.#transport.request ? new AbortController() : undefined;
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      cancel?.abort();
-    };
-    const entry: Pending = {
-      peerId: conn.peerId,
-      conn,
-      resolve: (m) => {
-        done();
-        resolve(m);
-      },
-      reject: (e) => {
-        done();
-        reject(e);
-      },
-    };
-    this.#pending.set(message.id, entry);
-    // Declared after `entry`; `done` only runs once a settle path fires, later.
-    // With a request-capable transport, its deadline is the timeout (it also
-    // counts the miss against the connection's health); the fallback timer
-    // only serves transports without one.
-    const timer = cancel !== undefined ? undefined : setTimeout(() => {
-      if (this.#pending.get(message.id) !== entry) return;
-      this.#pending.delete(message.id);
-      entry.reject(
-        new ControllerError(
-          "timeout",
-          "Controller.sendRequest: request timeout",
-        ),
-      );
-    }, timeoutMs);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    const sendFailed = (err: unknown) => {
-      if (this.#pending.get(message.id) !== entry) return;
-      this.#pending.delete(message.id);
-      entry.reject(
-        new ControllerError(
-          "send_failed",
-          `Controller.sendRequest: failed to send message: ${causeText(err)}`,
-          { cause: err },
-        ),
-      );
-    };
-    if (cancel !== undefined) {
-      this.#transport.request!(conn.peerId, message, {
-        timeout: timeoutMs,
-        signal: cancel.signal,
-      }).then((reply) => {
-        if (this.#pending.get(message.id) !== entry) return;
-        this.#pending.delete(message.id);
-        entry.resolve(reply);
-      }, (err) => {
-        if (this.#pending.get(message.id) !== entry) return;
-        const code = (err as { code?: unknown })?.code;
-        if (
-          code === "connection_closed" || code === "not_connected" ||
-          code === "stopped"
-        ) {
-          this.#pending.delete(message.id);
-          entry.reject(
-            new ControllerError(
-              "disconnected",
-              `Controller.sendRequest: peer ${conn.peerId} disconnected before replying`,
-              { cause: err },
-            ),
-          );
-        } else if (code === "timeout") {
-          this.#pending.delete(message.id);
-          entry.reject(
-            new ControllerError(
-              "timeout",
-              "Controller.sendRequest: request timeout",
-              { cause: err },
-            ),
-          );
-        } else if (code === "queue_full") {
-          this.#pending.delete(message.id);
-          entry.reject(
-            new ControllerError(
-              "queue_full",
-              "Controller.sendRequest: too many pending requests",
-              { cause: err },
-            ),
-          );
-        } else sendFailed(err);
-      });
-    } else {
-      conn.send(message, signal ? { signal } : {}).catch(sendFailed);
     }
     if (conn.state === "closed") {
-      // Closed between lookup and registration: fail now rather than at the timeout.
-      queueMicrotask(() => {
-        if (this.#pending.get(message.id) !== entry) return;
-        this.#pending.delete(message.id);
-        entry.reject(
-          new ControllerError(
-            "disconnected",
-            `Controller.sendRequest: peer ${conn.peerId} disconnected before replying`,
-          ),
-        );
-      });
+      // Closed between lookup and sending: fail now rather than at the timeout.
+      throw disconnected(conn.peerId);
     }
-    return promise;
+    const cancel = new AbortController();
+    const onAbort = () => cancel.abort(signal!.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    this.#inflight.add(cancel);
+    try {
+      return await this.#transport.request(conn.peerId, message, {
+        timeout: timeoutMs,
+        signal: cancel.signal,
+      });
+    } catch (err) {
+      throw this.#translate(err, conn.peerId);
+    } finally {
+      this.#inflight.delete(cancel);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** The one error translation: transport failures to controller codes. */
+  #translate(err: unknown, peerId: string): unknown {
+    if (err instanceof TypeError || err instanceof RangeError) return err;
+    const code = (err as { code?: unknown })?.code;
+    const options = { cause: err };
+    switch (code) {
+      case "connection_closed":
+      case "not_connected":
+      case "stopped":
+        return disconnected(peerId, options);
+      case "timeout":
+        return new ControllerError(
+          "timeout",
+          "Cannot send request: request timeout",
+          options,
+        );
+      case "queue_full":
+        return new ControllerError(
+          "queue_full",
+          "Cannot send request: too many pending requests",
+          options,
+        );
+      case "aborted":
+        return this.#closed
+          ? new ControllerError(
+            "closed",
+            "Cannot send request: controller closed",
+            options,
+          )
+          : new ControllerError(
+            "aborted",
+            "Cannot send request: aborted",
+            options,
+          );
+      default:
+        return new ControllerError(
+          "send_failed",
+          `Cannot send request: failed to send message: ${causeText(err)}`,
+          options,
+        );
+    }
+  }
+
+  #observe(outcome: RequestOutcome): void {
+    if (this.#registry) scoreOutcome(this.#registry, outcome, this.#log);
+  }
+
+  /** Builds, sends and parses one typed request (connecting when needed). */
+  async #call<T extends keyof PayloadMap, R extends keyof PayloadMap>(
+    peerId: string,
+    type: T,
+    payload: PayloadMap[T] | null,
+    expect: R,
+    timeoutMs: number,
+    options: ControllerRequestOptions,
+    conn?: PeerConnection,
+  ): Promise<{ payload: PayloadMap[R]; rttMs: number }> {
+    const message = this.#build(type, peerId, payload);
+    this.#checkOpen();
+    const timeout = options.timeoutMs ?? timeoutMs;
+    if (!(timeout > 0) || !Number.isFinite(timeout)) {
+      throw new RangeError(
+        `Invalid timeoutMs: expected milliseconds > 0, got ${timeout}`,
+      );
+    }
+    options.signal?.throwIfAborted();
+    conn ??= await this.#connect(peerId, type, "send request");
+    if (conn.peerId !== peerId) message.to = conn.peerId;
+    let parsed!: PayloadMap[R];
+    const { rttMs } = await this.#exchange(
+      conn,
+      message,
+      timeout,
+      options.signal,
+      (reply) => parsed = parseResponse(reply, expect),
+    );
+    return { payload: parsed, rttMs };
   }
 
   /**
@@ -772,12 +756,14 @@ export class Controller {
     peerId: string,
     options: ControllerRequestOptions = {},
   ): Promise<StatsPayload> {
-    const msg = this.#build("get_stats", peerId, null);
-    const resp = await this.sendRequest(peerId, msg, {
-      ...options,
-      timeoutMs: options.timeoutMs ?? this.#timeouts.stats,
-    });
-    return parseResponse(resp, "stats");
+    return (await this.#call(
+      peerId,
+      "get_stats",
+      null,
+      "stats",
+      this.#timeouts.stats,
+      options,
+    )).payload;
   }
 
   /**
@@ -810,7 +796,7 @@ export class Controller {
   async getFleetStats(
     options: ControllerRequestOptions = {},
   ): Promise<FleetStats> {
-    this.#ownId();
+    this.#ownId("send request");
     const ids = new Set<string>();
     for (const p of this.#registry?.getConnectedPeers() ?? []) ids.add(p.id);
     for (const c of this.#transport.connections?.() ?? []) ids.add(c.peerId);
@@ -895,58 +881,14 @@ export class Controller {
     peerId: string,
     options: ControllerRequestOptions = {},
   ): Promise<number> {
-    const ownId = this.#ownId();
-    let conn: PeerConnection;
-    try {
-      conn = await this.#ensureConnection(peerId, "Controller.sendRequest");
-    } catch (err) {
-      if (err instanceof ControllerError && err.code === "connect_failed") {
-        this.#registry?.recordFailure(peerId);
-      }
-      throw err;
-    }
-    const sentAt = Date.now();
-    const msg = newMessage("ping", {
-      from: ownId,
-      to: conn.peerId,
-      payload: { sentAt },
-    });
-    const start = performance.now();
-    let resp: Message;
-    try {
-      resp = await this.#exchange(
-        conn,
-        msg,
-        options.timeoutMs ?? this.#timeouts.ping,
-        options.signal,
-      );
-      parseResponse(resp, "pong");
-    } catch (err) {
-      if (this.#registry?.getPeer(peerId)) {
-        if (err instanceof ControllerError && err.code === "timeout") {
-          this.#registry.recordTimeout(peerId);
-        } else if (
-          !(err instanceof ControllerError && err.code === "aborted")
-        ) {
-          this.#registry.recordFailure(peerId);
-        }
-      }
-      throw err;
-    }
-    const rtt = Math.max(performance.now() - start, Number.MIN_VALUE);
-    const peer = this.#registry?.getPeer(peerId);
-    if (peer && this.#registry) {
-      try {
-        this.#registry.updateMetrics(peerId, rtt, peer.geoKm, peer.hops);
-        this.#registry.recordSuccess(peerId);
-      } catch (err) {
-        this.#log.debug("failed to update peer metrics", {
-          peer_id: peerId,
-          error: causeText(err),
-        });
-      }
-    }
-    return rtt;
+    return (await this.#call(
+      peerId,
+      "ping",
+      { sentAt: Date.now() },
+      "pong",
+      this.#timeouts.ping,
+      options,
+    )).rttMs;
   }
 
   /**
@@ -955,7 +897,7 @@ export class Controller {
    * @param peerId The worker.
    * @param options Miner type, profile or config override, timeout, signal.
    * @returns The miner instance name the worker reported.
-   * @throws {TypeError} `Controller.StartRemoteMiner: miner type is required`
+   * @throws {TypeError} `Cannot start miner: miner type is required`
    * (before anything is sent).
    * @throws {ControllerError} `miner_failed` when the worker could not start
    * it; see {@linkcode Controller.sendRequest}.
@@ -965,28 +907,42 @@ export class Controller {
     peerId: string,
     options: StartRemoteMinerOptions,
   ): Promise<string> {
-    const ownId = this.#ownId();
+    this.#ownId("start miner");
     if (!options.minerType) {
-      throw new TypeError(
-        "Controller.StartRemoteMiner: miner type is required",
-      );
+      throw new TypeError("Cannot start miner: miner type is required");
     }
     const payload: StartMinerPayload = { minerType: options.minerType };
     if (options.profileId) payload.profileId = options.profileId;
     if (options.config !== undefined) payload.config = options.config;
-    const msg = newMessage("start_miner", { from: ownId, to: peerId, payload });
-    const resp = await this.sendRequest(peerId, msg, {
-      ...options,
-      timeoutMs: options.timeoutMs ?? this.#timeouts.miner,
-    });
-    const ack = parseResponse(resp, "miner_ack");
+    const ack = await this.#miner(peerId, "start_miner", payload, options);
+    return ack.minerName ?? "";
+  }
+
+  /** A miner command; a `miner_ack` with `success: false` is `miner_failed`. */
+  async #miner<T extends "start_miner" | "stop_miner">(
+    peerId: string,
+    type: T,
+    payload: PayloadMap[T],
+    options: ControllerRequestOptions,
+  ): Promise<PayloadMap["miner_ack"]> {
+    const { payload: ack } = await this.#call(
+      peerId,
+      type,
+      payload,
+      "miner_ack",
+      this.#timeouts.miner,
+      options,
+    );
     if (!ack.success) {
+      const [action, what] = type === "start_miner"
+        ? ["start miner", "miner start failed"]
+        : ["stop miner", "miner stop failed"];
       throw new ControllerError(
         "miner_failed",
-        `Controller.StartRemoteMiner: miner start failed: ${ack.error ?? ""}`,
+        `Cannot ${action}: ${what}: ${ack.error ?? ""}`,
       );
     }
-    return ack.minerName ?? "";
+    return ack;
   }
 
   /**
@@ -1005,18 +961,7 @@ export class Controller {
     minerName: string,
     options: ControllerRequestOptions = {},
   ): Promise<void> {
-    const msg = this.#build("stop_miner", peerId, { minerName });
-    const resp = await this.sendRequest(peerId, msg, {
-      ...options,
-      timeoutMs: options.timeoutMs ?? this.#timeouts.miner,
-    });
-    const ack = parseResponse(resp, "miner_ack");
-    if (!ack.success) {
-      throw new ControllerError(
-        "miner_failed",
-        `Controller.StopRemoteMiner: miner stop failed: ${ack.error ?? ""}`,
-      );
-    }
+    await this.#miner(peerId, "stop_miner", { minerName }, options);
   }
 
   /**
@@ -1053,12 +998,14 @@ export class Controller {
       }
       if (ms > 0) payload.since = ms;
     }
-    const msg = this.#build("get_logs", peerId, payload);
-    const resp = await this.sendRequest(peerId, msg, {
-      ...options,
-      timeoutMs: options.timeoutMs ?? this.#timeouts.logs,
-    });
-    return parseResponse(resp, "logs").lines;
+    return (await this.#call(
+      peerId,
+      "get_logs",
+      payload,
+      "logs",
+      this.#timeouts.logs,
+      options,
+    )).payload.lines;
   }
 
   /**
@@ -1071,13 +1018,13 @@ export class Controller {
    * @throws {ControllerError} `no_identity` or `peer_not_found`.
    */
   bundlePassword(peerId: string): string {
-    this.#ownId();
+    this.#ownId("derive bundle password");
     const key = this.#transport.getConnection(peerId)?.peer.publicKey ||
       this.#registry?.getPeer(peerId)?.publicKey;
     if (!key) {
       throw new ControllerError(
         "peer_not_found",
-        `Controller.bundlePassword: peer not found: ${peerId}`,
+        `Cannot derive bundle password: peer not found: ${peerId}`,
       );
     }
     const secret = this.#node.deriveSharedSecret(key);
@@ -1108,43 +1055,38 @@ export class Controller {
     bundle: Bundle,
     options: DeployOptions = {},
   ): Promise<DeployAckPayload> {
-    if (this.#closed) {
-      throw new ControllerError(
-        "closed",
-        "Controller.sendRequest: controller closed",
-      );
-    }
-    this.#ownId();
-    const conn = await this.#ensureConnection(
-      peerId,
-      "Controller.DeployBundle",
-    );
+    this.#checkOpen();
+    this.#ownId("deploy bundle");
+    const conn = await this.#connect(peerId, "deploy", "deploy bundle");
     const limit = options.peerMaxMessageSize ?? conn.peerMaxMessageSize;
     if (limit !== undefined) {
       const size = deployFrameSize(bundle);
       if (size > limit) {
         throw new ControllerError(
           "frame_too_large",
-          `Controller.DeployBundle: bundle ${bundle.name} needs a frame of about ${size} bytes, ` +
+          `Cannot deploy bundle: bundle ${bundle.name} needs a frame of about ${size} bytes, ` +
             `above the peer's limit of ${limit} bytes`,
         );
       }
     }
-    const msg = this.#build("deploy", peerId, {
-      type: bundle.type,
-      data: bundle.data,
-      checksum: bundle.checksum,
-      name: bundle.name,
-    });
-    const resp = await this.sendRequest(peerId, msg, {
-      ...options,
-      timeoutMs: options.timeoutMs ?? this.#timeouts.deploy,
-    });
-    const ack = parseResponse(resp, "deploy_ack");
+    const { payload: ack } = await this.#call(
+      peerId,
+      "deploy",
+      {
+        type: bundle.type,
+        data: bundle.data,
+        checksum: bundle.checksum,
+        name: bundle.name,
+      },
+      "deploy_ack",
+      this.#timeouts.deploy,
+      options,
+      conn,
+    );
     if (!ack.success) {
       throw new ControllerError(
         "deploy_failed",
-        `Controller.DeployBundle: deploy failed: ${ack.error ?? ""}`,
+        `Cannot deploy bundle: deploy failed: ${ack.error ?? ""}`,
       );
     }
     return ack;
@@ -1158,7 +1100,7 @@ export class Controller {
    * @throws {ControllerError} `peer_not_found` or `connect_failed`.
    */
   async connectToPeer(peerId: string): Promise<PeerConnection> {
-    return await this.#ensureConnection(peerId, "Controller.ConnectToPeer");
+    return await this.#ensureConnection(peerId, "connect to peer");
   }
 
   /**
@@ -1172,28 +1114,31 @@ export class Controller {
     if (!conn) {
       throw new ControllerError(
         "not_connected",
-        `Controller.DisconnectFromPeer: peer not connected: ${peerId}`,
+        `Cannot disconnect from peer: peer not connected: ${peerId}`,
       );
     }
     conn.close();
   }
 
   /**
-   * Removes the reply handler and fails every pending request with
-   * `closed`. Idempotent.
+   * Fails every request of this controller that waits for a reply with
+   * `closed`; later operations fail with `closed` too. Idempotent.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#unsubscribe();
-    for (const [id, p] of this.#pending) {
-      this.#pending.delete(id);
-      p.reject(
-        new ControllerError(
-          "closed",
-          "Controller.sendRequest: controller closed",
-        ),
-      );
-    }
+    for (const cancel of this.#inflight) cancel.abort();
   }
+}
+
+function disconnected(peerId: string, options?: ErrorOptions): ControllerError {
+  return new ControllerError(
+    "disconnected",
+    `Cannot send request: peer ${peerId} disconnected before replying`,
+    options,
+  );
+}
+
+function causeText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

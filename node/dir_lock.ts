@@ -10,6 +10,7 @@
  * @module
  */
 
+import { CodedError } from "../errors.ts";
 import { join } from "node:path";
 
 /** Name of the lock file inside each locked directory. */
@@ -38,9 +39,7 @@ export interface LockHolder {
  * assert.match(e.message, /pid 42/);
  * ```
  */
-export class DirectoryLockedError extends Error {
-  /** Always `"locked"`. */
-  readonly code = "locked" as const;
+export class DirectoryLockedError extends CodedError<"locked"> {
   /** Always `"DirectoryLockedError"`. */
   override readonly name = "DirectoryLockedError";
   /** The locked directory. */
@@ -60,6 +59,7 @@ export class DirectoryLockedError extends Error {
       holder.control !== "" ? `control ${holder.control}` : "",
     ].filter((s) => s !== "").join(", ");
     super(
+      "locked",
       `Cannot start node: another node is running on ${directory} (${who})`,
     );
     this.directory = directory;

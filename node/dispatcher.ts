@@ -5,6 +5,7 @@
  * @module
  */
 
+import { CodedError } from "../errors.ts";
 import { Logger, LogLevel } from "../logging/mod.ts";
 import type { UepsPacket } from "../ueps/mod.ts";
 
@@ -33,16 +34,16 @@ export type IntentHandler = (packet: UepsPacket) => void | Promise<void>;
  * Why the dispatcher refused a packet; each matches one of Go's sentinel
  * errors.
  *
- * - `threat-exceeded`: the threat score is above the threshold (checked
+ * - `threat_exceeded`: the threat score is above the threshold (checked
  *   first, even for unknown intents).
- * - `unknown-intent`: no handler is registered for the intent.
- * - `missing-packet`: `dispatch` was given `null` or `undefined` (Go's nil
+ * - `unknown_intent`: no handler is registered for the intent.
+ * - `missing_packet`: `dispatch` was given `null` or `undefined` (Go's nil
  *   packet).
  */
 export type DispatchErrorCode =
-  | "threat-exceeded"
-  | "unknown-intent"
-  | "missing-packet";
+  | "threat_exceeded"
+  | "unknown_intent"
+  | "missing_packet";
 
 /** Options for {@linkcode DispatchError}. */
 export interface DispatchErrorOptions {
@@ -65,15 +66,13 @@ export interface DispatchErrorOptions {
  * const header = { version: 9, currentLayer: 5, targetLayer: 5, intentId: 0x42, threatScore: 60_000 };
  * await assert.rejects(
  *   dispatcher.dispatch({ header, payload: new Uint8Array(0) }),
- *   (e) => e instanceof DispatchError && e.code === "threat-exceeded",
+ *   (e) => e instanceof DispatchError && e.code === "threat_exceeded",
  * );
  * ```
  */
-export class DispatchError extends Error {
+export class DispatchError extends CodedError<DispatchErrorCode> {
   /** Always `"DispatchError"`. */
   override readonly name = "DispatchError";
-  /** Why the packet was refused. */
-  readonly code: DispatchErrorCode;
   /** The packet's intent, or `undefined` for a missing packet. */
   readonly intentId: number | undefined;
   /** The packet's threat score, or `undefined` for a missing packet. */
@@ -91,8 +90,7 @@ export class DispatchError extends Error {
     message: string,
     options: DispatchErrorOptions = {},
   ) {
-    super(message);
-    this.code = code;
+    super(code, message);
     this.intentId = options.intentId;
     this.threatScore = options.threatScore;
   }
@@ -247,9 +245,9 @@ export class Dispatcher {
    *
    * @param packet The packet (from `readAndVerify`).
    * @returns Resolves when the handler has finished.
-   * @throws {DispatchError} `missing-packet` for `null`/`undefined`,
-   * `threat-exceeded` when the threat score is above the threshold,
-   * `unknown-intent` when no handler is registered for the intent.
+   * @throws {DispatchError} `missing_packet` for `null`/`undefined`,
+   * `threat_exceeded` when the threat score is above the threshold,
+   * `unknown_intent` when no handler is registered for the intent.
    * @throws {TypeError} When `packet` is not a packet.
    * @throws Whatever the handler throws, unchanged.
    *
@@ -273,7 +271,7 @@ export class Dispatcher {
   async dispatch(packet: UepsPacket | null | undefined): Promise<void> {
     if (packet === null || packet === undefined) {
       throw new DispatchError(
-        "missing-packet",
+        "missing_packet",
         "Cannot dispatch packet: nil packet",
       );
     }
@@ -292,7 +290,7 @@ export class Dispatcher {
         version,
       });
       throw new DispatchError(
-        "threat-exceeded",
+        "threat_exceeded",
         `Cannot dispatch packet: threat score exceeds safety threshold (${this.#threshold})`,
         { intentId, threatScore },
       );
@@ -304,7 +302,7 @@ export class Dispatcher {
         version,
       });
       throw new DispatchError(
-        "unknown-intent",
+        "unknown_intent",
         `Cannot dispatch packet: unknown intent ${intentHex(intentId)}`,
         { intentId, threatScore },
       );

@@ -124,7 +124,7 @@ Deno.test("threat scores 0 and 50000 pass; 50001 and 65535 are dropped before th
     await assert.rejects(
       d.dispatch(await packet(INTENT_COMPUTE, null, score)),
       (e) =>
-        isCode("threat-exceeded")(e) &&
+        isCode("threat_exceeded")(e) &&
         (e as DispatchError).threatScore === score &&
         (e as DispatchError).intentId === INTENT_COMPUTE &&
         (e as Error).message.includes(
@@ -141,13 +141,13 @@ Deno.test("threat scores 0 and 50000 pass; 50001 and 65535 are dropped before th
   );
 });
 
-Deno.test("an unregistered intent returns the unknown-intent error and logs a warning", async () => {
+Deno.test("an unregistered intent returns the unknown_intent error and logs a warning", async () => {
   const { logger, lines } = capture();
   const d = new Dispatcher({ logger });
   await assert.rejects(
     d.dispatch(await packet(0x42)),
     (e) =>
-      isCode("unknown-intent")(e) && (e as DispatchError).intentId === 0x42,
+      isCode("unknown_intent")(e) && (e as DispatchError).intentId === 0x42,
   );
   assert.deepEqual(lines, [
     "2026/02/20 10:00:00 [WARN] [dispatcher] packet dropped: unknown intent | intent_id=0x42 version=9\n",
@@ -158,7 +158,7 @@ Deno.test("the breaker runs before routing: over-threshold unknown intents get t
   const d = quiet();
   await assert.rejects(
     d.dispatch(fakePacket({ intentId: 0x42, threatScore: 50_001 })),
-    isCode("threat-exceeded"),
+    isCode("threat_exceeded"),
   );
 });
 
@@ -198,12 +198,12 @@ Deno.test("four handlers each receive only their own intent", async () => {
   ]);
 });
 
-Deno.test("a missing packet returns the missing-packet error", async () => {
+Deno.test("a missing packet returns the missing_packet error", async () => {
   const d = quiet();
   let calls = 0;
   d.registerHandler(0, () => void calls++);
-  await assert.rejects(d.dispatch(null), isCode("missing-packet"));
-  await assert.rejects(d.dispatch(undefined), isCode("missing-packet"));
+  await assert.rejects(d.dispatch(null), isCode("missing_packet"));
+  await assert.rejects(d.dispatch(undefined), isCode("missing_packet"));
   assert.equal(calls, 0);
 });
 
@@ -244,7 +244,7 @@ Deno.test("concurrent registration and dispatch interleave safely", async () => 
     tasks.push(register(intent));
     tasks.push(
       d.dispatch(fakePacket({ intentId: intent })).catch((e) => {
-        if (!isCode("unknown-intent")(e)) throw e;
+        if (!isCode("unknown_intent")(e)) throw e;
       }),
     );
   }
@@ -310,7 +310,7 @@ Deno.test("a custom threshold applies; bad arguments are caller errors", async (
   await d.dispatch(fakePacket({ intentId: 1, threatScore: 10 }));
   await assert.rejects(
     d.dispatch(fakePacket({ intentId: 1, threatScore: 11 })),
-    isCode("threat-exceeded"),
+    isCode("threat_exceeded"),
   );
   for (const bad of [-1, 65_536, 1.5, NaN]) {
     assert.throws(

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { CodedError } from "../errors.ts";
 import {
   createHash,
   createHmac,
@@ -267,35 +268,19 @@ export function nodeIdMatchesKey(id: string, publicKey: string): boolean {
 }
 
 /** Thrown when a shared secret cannot be derived. */
-export class IdentityError extends Error {
-  /** What went wrong. */
-  readonly code: IdentityErrorCode;
-  /**
-   * Creates an identity error.
-   *
-   * @param code The error code.
-   * @param message The message.
-   * @param options The cause.
-   */
-  constructor(
-    code: IdentityErrorCode,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = "IdentityError";
-    this.code = code;
-  }
+export class IdentityError extends CodedError<IdentityErrorCode> {
+  /** Always `"IdentityError"`. */
+  override readonly name = "IdentityError";
 }
 
 /** Codes of {@linkcode IdentityError}. */
 export type IdentityErrorCode =
-  | "no-identity"
-  | "invalid-peer-key"
-  | "low-order-key"
-  | "corrupt-identity"
-  | "identity-mismatch"
-  | "write-failed";
+  | "no_identity"
+  | "invalid_peer_key"
+  | "low_order_key"
+  | "corrupt_identity"
+  | "identity_mismatch"
+  | "write_failed";
 
 /**
  * Derives the pairwise shared secret: `SHA-256(X25519(privateKey, peerPublicKey))`.
@@ -303,7 +288,7 @@ export type IdentityErrorCode =
  * @param privateKey The local 32-byte private key.
  * @param peerPublicKey The peer's raw key or its base64 text.
  * @returns The 32-byte secret (the caller owns it and may zero it).
- * @throws {IdentityError} `invalid-peer-key` for a malformed key, `low-order-key`
+ * @throws {IdentityError} `invalid_peer_key` for a malformed key, `low_order_key`
  * when the X25519 result is all zeros.
  *
  * @example Both ends agree
@@ -330,14 +315,14 @@ export function computeSharedSecret(
       : peerPublicKey;
   } catch (err) {
     throw new IdentityError(
-      "invalid-peer-key",
+      "invalid_peer_key",
       "Cannot derive shared secret: failed to load peer public key",
       { cause: err },
     );
   }
   if (peer.length !== KEY_SIZE) {
     throw new IdentityError(
-      "invalid-peer-key",
+      "invalid_peer_key",
       `Cannot derive shared secret: peer public key is ${peer.length} bytes, expected 32`,
     );
   }
@@ -346,7 +331,7 @@ export function computeSharedSecret(
     raw = x25519Shared(privateKey, peer);
   } catch (err) {
     throw new IdentityError(
-      "low-order-key",
+      "low_order_key",
       "Cannot derive shared secret: the peer key is a low-order point",
       { cause: err },
     );
@@ -355,7 +340,7 @@ export function computeSharedSecret(
   for (const b of raw) zero |= b;
   if (zero === 0) {
     throw new IdentityError(
-      "low-order-key",
+      "low_order_key",
       "Cannot derive shared secret: the peer key is a low-order point",
     );
   }

@@ -8,7 +8,8 @@
 
 import { hostname } from "node:os";
 import { marshalGo } from "./_go_json.ts";
-import { readFileIfExists, writeFileAtomic } from "./_fs.ts";
+import { readFileIfExists } from "./_fs.ts";
+import { writeFileAtomic } from "./files.ts";
 import { defaultPaths } from "./_paths.ts";
 import {
   computeSharedSecret,
@@ -22,7 +23,7 @@ import {
   type NodeRole,
   publicKeyFromPrivate,
 } from "./identity.ts";
-import { formatGoTime } from "./_go_json.ts";
+import { formatGoTime } from "./_go_time.ts";
 
 /** Options for {@linkcode NodeManager.open}. */
 export interface NodeManagerOptions {
@@ -151,8 +152,8 @@ export class NodeManager {
    *
    * @param options Paths and clock.
    * @returns The manager, with an identity.
-   * @throws {IdentityError} `corrupt-identity` or `identity-mismatch` naming
-   * the file; `write-failed` when the new files cannot be written.
+   * @throws {IdentityError} `corrupt_identity` or `identity_mismatch` naming
+   * the file; `write_failed` when the new files cannot be written.
    */
   static async loadOrCreate(
     options: NodeManagerOptions = {},
@@ -239,7 +240,7 @@ export class NodeManager {
       keyBytes = await readFileIfExists(keyPath);
     } catch (err) {
       this.#loadError = new IdentityError(
-        "corrupt-identity",
+        "corrupt_identity",
         `Cannot load identity: cannot read private key ${keyPath}: ${
           (err as Error).message
         }`,
@@ -251,7 +252,7 @@ export class NodeManager {
       json = await readFileIfExists(configPath);
     } catch (err) {
       this.#loadError = new IdentityError(
-        "corrupt-identity",
+        "corrupt_identity",
         `Cannot load identity: cannot read ${configPath}: ${
           (err as Error).message
         }`,
@@ -262,21 +263,21 @@ export class NodeManager {
     if (keyBytes === undefined && json === undefined) return;
     if (keyBytes === undefined) {
       this.#loadError = new IdentityError(
-        "corrupt-identity",
+        "corrupt_identity",
         `Cannot load identity: ${configPath} exists but the private key ${keyPath} is missing`,
       );
       return;
     }
     if (json === undefined) {
       this.#loadError = new IdentityError(
-        "corrupt-identity",
+        "corrupt_identity",
         `Cannot load identity: the private key ${keyPath} exists but ${configPath} is missing`,
       );
       return;
     }
     if (keyBytes.length !== KEY_SIZE) {
       this.#loadError = new IdentityError(
-        "corrupt-identity",
+        "corrupt_identity",
         `Cannot load identity: private key ${keyPath} is ${keyBytes.length} bytes, expected 32`,
       );
       return;
@@ -292,7 +293,7 @@ export class NodeManager {
       parsed = v as Record<string, unknown>;
     } catch (err) {
       this.#loadError = new IdentityError(
-        "corrupt-identity",
+        "corrupt_identity",
         `Cannot load identity: ${configPath} is not valid identity JSON: ${
           (err as Error).message
         }`,
@@ -308,7 +309,7 @@ export class NodeManager {
       (typeof parsed.id === "string" && parsed.id !== id)
     ) {
       this.#loadError = new IdentityError(
-        "identity-mismatch",
+        "identity_mismatch",
         `Cannot load identity: ${configPath} names a different key than ${keyPath}`,
       );
       return;
@@ -334,8 +335,8 @@ export class NodeManager {
    * @param name The node's name.
    * @param role The node's role.
    * @returns A copy of the new identity.
-   * @throws {IdentityError} `corrupt-identity` when broken files are present,
-   * `write-failed` when writing fails.
+   * @throws {IdentityError} `corrupt_identity` when broken files are present,
+   * `write_failed` when writing fails.
    * @throws {TypeError} When the role is not a known role.
    */
   async generateIdentity(name: string, role: NodeRole): Promise<NodeIdentity> {
@@ -364,7 +365,7 @@ export class NodeManager {
         });
       } catch (err) {
         throw new IdentityError(
-          "write-failed",
+          "write_failed",
           `Cannot save private key ${this.#keyPath}: ${(err as Error).message}`,
           { cause: err },
         );
@@ -375,7 +376,7 @@ export class NodeManager {
         });
       } catch (err) {
         throw new IdentityError(
-          "write-failed",
+          "write_failed",
           `Cannot save identity ${this.#configPath}: ${(err as Error).message}`,
           { cause: err },
         );
@@ -394,7 +395,7 @@ export class NodeManager {
    *
    * @param name The new name.
    * @returns A copy of the renamed identity.
-   * @throws {IdentityError} `no-identity`, or `write-failed`.
+   * @throws {IdentityError} `no_identity`, or `write_failed`.
    * @throws {TypeError} When the name is not a string.
    *
    * @example Renaming an in-memory identity
@@ -414,7 +415,7 @@ export class NodeManager {
     }
     if (!this.#identity) {
       throw new IdentityError(
-        "no-identity",
+        "no_identity",
         "Cannot rename identity: node identity not initialized",
       );
     }
@@ -426,7 +427,7 @@ export class NodeManager {
         });
       } catch (err) {
         throw new IdentityError(
-          "write-failed",
+          "write_failed",
           `Cannot save identity ${this.#configPath}: ${(err as Error).message}`,
           { cause: err },
         );
@@ -441,12 +442,12 @@ export class NodeManager {
    *
    * @param peerPublicKey The peer's base64 public key.
    * @returns The 32-byte secret (the caller owns it).
-   * @throws {IdentityError} `no-identity`, `invalid-peer-key` or `low-order-key`.
+   * @throws {IdentityError} `no_identity`, `invalid_peer_key` or `low_order_key`.
    */
   deriveSharedSecret(peerPublicKey: string): Uint8Array<ArrayBuffer> {
     if (!this.#privateKey) {
       throw new IdentityError(
-        "no-identity",
+        "no_identity",
         "Cannot derive shared secret: node identity not initialized",
       );
     }

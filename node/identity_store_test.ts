@@ -28,7 +28,7 @@ Deno.test("NodeManager.open() on empty paths has no identity", async () => {
     assert.throws(
       () =>
         nm.deriveSharedSecret("B6N8vBQgk8i3VdwbEOhstCY3StFqqFPtC9/AsrhtHHw="),
-      (e: unknown) => e instanceof IdentityError && e.code === "no-identity",
+      (e: unknown) => e instanceof IdentityError && e.code === "no_identity",
     );
   });
 });
@@ -183,7 +183,7 @@ async function corruptCase(
 Deno.test("a corrupt node.json is a clear error and the key is kept", async () => {
   await corruptCase(
     (p) => Deno.writeTextFile(p.configPath, "{not json"),
-    "corrupt-identity",
+    "corrupt_identity",
     "config",
   );
 });
@@ -194,7 +194,7 @@ Deno.test("a truncated private.key is a clear error and nothing is overwritten",
       const key = await Deno.readFile(p.keyPath);
       await Deno.writeFile(p.keyPath, key.subarray(0, 17));
     },
-    "corrupt-identity",
+    "corrupt_identity",
     "key",
   );
 });
@@ -206,7 +206,7 @@ Deno.test("a node.json naming another key is refused", async () => {
       j.publicKey = "B6N8vBQgk8i3VdwbEOhstCY3StFqqFPtC9/AsrhtHHw=";
       await Deno.writeTextFile(p.configPath, JSON.stringify(j));
     },
-    "identity-mismatch",
+    "identity_mismatch",
     "config",
   );
 });
@@ -214,7 +214,7 @@ Deno.test("a node.json naming another key is refused", async () => {
 Deno.test("a missing node.json beside a key is refused, not replaced", async () => {
   await corruptCase(
     (p) => Deno.remove(p.configPath),
-    "corrupt-identity",
+    "corrupt_identity",
     "config",
   );
 });
@@ -248,7 +248,7 @@ Deno.test("generateIdentity() in a read-only directory fails clearly and changes
       await assert.rejects(
         first.generateIdentity("beta", "worker"),
         (e: unknown) =>
-          e instanceof IdentityError && e.code === "write-failed" &&
+          e instanceof IdentityError && e.code === "write_failed" &&
           e.message.includes(p.keyPath),
       );
       // The in-memory identity and the key on disk are unchanged.

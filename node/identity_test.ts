@@ -104,7 +104,7 @@ Deno.test("computeSharedSecret() rejects low-order and malformed peer keys", () 
   for (const key of lowOrder) {
     assert.throws(
       () => computeSharedSecret(priv, key),
-      (e: unknown) => e instanceof IdentityError && e.code === "low-order-key",
+      (e: unknown) => e instanceof IdentityError && e.code === "low_order_key",
     );
   }
   for (
@@ -118,12 +118,12 @@ Deno.test("computeSharedSecret() rejects low-order and malformed peer keys", () 
     assert.throws(
       () => computeSharedSecret(priv, bad),
       (e: unknown) =>
-        e instanceof IdentityError && e.code === "invalid-peer-key",
+        e instanceof IdentityError && e.code === "invalid_peer_key",
     );
   }
   assert.throws(
     () => computeSharedSecret(priv, new Uint8Array(31)),
-    (e: unknown) => e instanceof IdentityError && e.code === "invalid-peer-key",
+    (e: unknown) => e instanceof IdentityError && e.code === "invalid_peer_key",
   );
 });
 

@@ -19,8 +19,14 @@
  * @module
  */
 
-import { goQuote } from "./_go_json.ts";
-import { parseGoTime } from "./_go_time.ts";
+import { CodedError } from "../errors.ts";
+import {
+  assertFiniteNumbers,
+  differsFromGo,
+  marshalJson,
+  quoteGoFast,
+} from "./_go_json.ts";
+import { formatGoTime, parseGoTimeFast, ZERO_TIME } from "./_go_time.ts";
 import { decodeBase64Strict, encodeBase64 } from "./_base64.ts";
 import type { NodeIdentity, NodeRole } from "./identity.ts";
 
@@ -109,9 +115,6 @@ export const DisconnectCode = {
 
 /** One of the disconnect payload codes. */
 export type DisconnectCode = typeof DisconnectCode[keyof typeof DisconnectCode];
-
-/** The RFC 3339 text Go writes for its zero `time.Time` ("unset"). */
-const ZERO_TIME = "0001-01-01T00:00:00Z";
 
 // ---------------------------------------------------------------------------
 // Types
@@ -376,23 +379,9 @@ export type MessageErrorCode =
  * );
  * ```
  */
-export class MessageError extends Error {
-  /** The failure family. */
-  readonly code: MessageErrorCode;
+export class MessageError extends CodedError<MessageErrorCode> {
   /** Always `"MessageError"`. */
   override readonly name = "MessageError";
-
-  /**
-   * Creates a message error.
-   *
-   * @param code The failure family.
-   * @param message The description.
-   * @param options The cause.
-   */
-  constructor(code: MessageErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /**
@@ -410,9 +399,7 @@ export class MessageError extends Error {
  * assert.equal(getProtocolErrorCode(new Error("x")), 0);
  * ```
  */
-export class ProtocolError extends Error {
-  /** Always `"remote_error"`. */
-  readonly code: "remote_error" = "remote_error";
+export class ProtocolError extends CodedError<"remote_error"> {
   /** The peer's error payload code (see {@linkcode ErrorCode}). */
   readonly remoteCode: number;
   /** The peer's error text. */
@@ -427,7 +414,7 @@ export class ProtocolError extends Error {
    * @param remoteMessage The peer's text.
    */
   constructor(remoteCode: number, remoteMessage: string) {
-    super(`remote error (${remoteCode}): ${remoteMessage}`);
+    super("remote_error", `remote error (${remoteCode}): ${remoteMessage}`);
     this.remoteCode = remoteCode;
     this.remoteMessage = remoteMessage;
   }
@@ -471,92 +458,6 @@ export function getProtocolErrorCode(err: unknown): number {
   return err instanceof ProtocolError ? err.remoteCode : 0;
 }
 
-// ---------------------------------------------------------------------------
-// Time
-
-/**
- * Formats Unix milliseconds as RFC 3339 UTC the way Go writes a `time.Time`
- * (fraction without trailing zeros, none when zero).
- *
- * @param ms Unix milliseconds.
- * @returns The RFC 3339 text.
- */
-function formatTime(time: number): string {
-  if (!Number.isFinite(time)) {
-    throw new RangeError(`Cannot create message: invalid time ${time}`);
-  }
-  const ms = Math.floor(time);
-  const sec = Math.floor(ms / 1000);
-  if (sec !== cachedSecond) {
-    cachedSecond = sec;
-    cachedPrefix = new Date(sec * 1000).toISOString().slice(0, 19);
-  }
-  return cachedPrefix + FRACTIONS[ms - sec * 1000]!;
-}
-
-let cachedSecond = Number.NaN;
-let cachedPrefix = "";
-/** `Z`, `.001Z` … `.999Z` with trailing zeros removed, by millisecond. */
-const FRACTIONS: readonly string[] = Array.from(
-  { length: 1000 },
-  (_, i) =>
-    i === 0 ? "Z" : "." + String(i).padStart(3, "0").replace(/0+$/, "") + "Z",
-);
-
-let lastTimeText = "";
-let lastTimeMs: number | undefined;
-let lastPrefix = "";
-let lastPrefixMs = 0;
-
-/**
- * RFC 3339 to Unix ms, as {@linkcode parseGoTime} (the reference), with a
- * fast path for the UTC form Go and we write (`YYYY-MM-DDTHH:MM:SS[.f]Z`):
- * the whole-second prefix is parsed once per second and the last result is
- * remembered (the read path asks twice per message).
- */
-function parseTime(text: string): number | undefined {
-  if (text === lastTimeText) return lastTimeMs;
-  let ms: number | undefined;
-  const n = text.length;
-  if (
-    n >= 20 && text.charCodeAt(n - 1) === 0x5a /* Z */ &&
-    text.charCodeAt(10) === 0x54
-  ) {
-    const prefix = text.slice(0, 19);
-    let base: number | undefined;
-    if (prefix === lastPrefix) base = lastPrefixMs;
-    else {
-      base = parseGoTime(prefix + "Z");
-      if (base !== undefined) {
-        lastPrefix = prefix;
-        lastPrefixMs = base;
-      }
-    }
-    if (base !== undefined) {
-      if (n === 20) ms = base;
-      else if (text.charCodeAt(19) === 0x2e /* . */ && n >= 22 && n <= 30) {
-        let frac = 0;
-        let ok = true;
-        for (let i = 20; i < n - 1; i++) {
-          const d = text.charCodeAt(i) - 0x30;
-          if (d < 0 || d > 9) {
-            ok = false;
-            break;
-          }
-          if (i < 23) frac = frac * 10 + d;
-        }
-        for (let i = n - 1; i < 23; i++) frac *= 10;
-        if (ok) ms = base + frac;
-      }
-    }
-  } else {
-    ms = parseGoTime(text);
-  }
-  lastTimeText = text;
-  lastTimeMs = ms;
-  return ms;
-}
-
 /**
  * Returns a message's `ts` as Unix milliseconds.
  *
@@ -573,7 +474,7 @@ function parseTime(text: string): number | undefined {
  * ```
  */
 export function messageTime(message: Message): number | undefined {
-  return parseTime(message.ts);
+  return parseGoTimeFast(message.ts);
 }
 
 // ---------------------------------------------------------------------------
@@ -694,7 +595,7 @@ class Reader {
   time(name: string): string {
     const v = this.raw(name);
     if (v === undefined || v === null) return ZERO_TIME;
-    if (typeof v !== "string" || parseTime(v) === undefined) {
+    if (typeof v !== "string" || parseGoTimeFast(v) === undefined) {
       this.fail(name, "an RFC 3339 time");
     }
     return v;
@@ -802,7 +703,7 @@ export function messageFromJson(value: unknown): Message {
     if (
       typeof id === "string" && typeof type === "string" &&
       typeof from === "string" && typeof to === "string" &&
-      typeof ts === "string" && parseTime(ts) !== undefined &&
+      typeof ts === "string" && parseGoTimeFast(ts) !== undefined &&
       (replyTo === undefined || typeof replyTo === "string")
     ) {
       const msg: Message = {
@@ -836,91 +737,6 @@ export function messageFromJson(value: unknown): Message {
   const replyTo = r.string("replyTo");
   if (replyTo !== "") msg.replyTo = replyTo;
   return msg;
-}
-
-/**
- * Tells whether `JSON.stringify` output differs from Go's: Go escapes
- * U+2028/U+2029 and replaces lone surrogates (which `JSON.stringify` writes
- * as `\udxxx`). A literal backslash followed by "ud" is a harmless false
- * positive (it only takes the slow path).
- */
-function differsFromGo(json: string): boolean {
-  return json.indexOf("\u2028") >= 0 || json.indexOf("\u2029") >= 0 ||
-    json.indexOf("\\ud") >= 0;
-}
-
-function quote(s: string): string {
-  // Fast path for IDs, types and timestamps: printable ASCII without `"` or `\`.
-  if (s.length <= 64) {
-    let plain = true;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) {
-        plain = false;
-        break;
-      }
-    }
-    if (plain) return '"' + s + '"';
-  }
-  const q = JSON.stringify(s);
-  return differsFromGo(q) ? goQuote(s, false) : q;
-}
-
-/**
- * Go-exact JSON of a value of the JSON data model, HTML escaping off.
- * `JSON.stringify` matches Go except for U+2028/U+2029 and lone surrogates,
- * which take the slow path. (Objects with integer-like keys are written in
- * JavaScript's property order, which puts those keys first.)
- */
-function writeJson(value: JsonValue): string {
-  const fast = JSON.stringify(value);
-  if (fast === undefined) return "null";
-  // JSON.stringify writes NaN and ±Infinity as null; Go refuses them. Only
-  // output that contains a null can hide one, so only then walk the value.
-  if (fast.includes("null")) assertFiniteNumbers(value);
-  if (!differsFromGo(fast)) return fast;
-  return writeSlow(value);
-}
-
-function assertFiniteNumbers(value: unknown, depth = 0): void {
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) {
-      throw new RangeError(
-        `Cannot encode message: unsupported number ${value} in the payload`,
-      );
-    }
-    return;
-  }
-  if (value === null || typeof value !== "object" || depth > 1000) return;
-  if (Array.isArray(value)) {
-    for (const v of value) assertFiniteNumbers(v, depth + 1);
-    return;
-  }
-  for (const v of Object.values(value)) assertFiniteNumbers(v, depth + 1);
-}
-
-function writeSlow(value: JsonValue): string {
-  if (value === null) return "null";
-  switch (typeof value) {
-    case "string":
-      return goQuote(value, false);
-    case "number":
-      if (!Number.isFinite(value)) {
-        // Go: "json: unsupported value: NaN"; never write null in its place.
-        throw new RangeError(
-          `Cannot encode message: unsupported number ${value} in the payload`,
-        );
-      }
-      return JSON.stringify(value);
-    case "boolean":
-      return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) return "[" + value.map(writeSlow).join(",") + "]";
-  const parts: string[] = [];
-  for (const k in value) {
-    parts.push(goQuote(k, false) + ":" + writeSlow(value[k]!));
-  }
-  return "{" + parts.join(",") + "}";
 }
 
 /**
@@ -967,9 +783,13 @@ export function encodeMessage(message: Message): string {
   let out = '{"id":' + quote(message.id) + ',"type":' + quote(message.type) +
     ',"from":' + quote(message.from) + ',"to":' + quote(message.to) +
     ',"ts":' + quote(message.ts) + ',"payload":' +
-    writeJson(message.payload ?? null);
+    marshalJson(message.payload ?? null);
   if (message.replyTo) out += ',"replyTo":' + quote(message.replyTo);
   return out + "}";
+}
+
+function quote(s: string): string {
+  return quoteGoFast(s, false);
 }
 
 // ---------------------------------------------------------------------------
@@ -1451,12 +1271,16 @@ export function newMessage(
   else if (isKnownType(type)) payload = payloadToJson(type, p as never);
   else payload = p as JsonValue;
   const now = options.now ?? Date.now();
+  const ms = typeof now === "number" ? now : now.getTime();
+  if (!Number.isFinite(ms)) {
+    throw new RangeError(`Cannot create message: invalid time ${ms}`);
+  }
   const msg: Message = {
     id: options.id ?? crypto.randomUUID(),
     type,
     from: options.from,
     to: options.to ?? "",
-    ts: formatTime(typeof now === "number" ? now : now.getTime()),
+    ts: formatGoTime(ms),
     payload,
   };
   if (options.replyTo) msg.replyTo = options.replyTo;

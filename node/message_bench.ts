@@ -1,5 +1,4 @@
-import { marshalGo } from "./_go_json.ts";
-import { quoteHtml } from "./borg/_quote.ts";
+import { marshalGo, quoteGoFast } from "./_go_json.ts";
 import {
   decodeMessage,
   encodeMessage,
@@ -31,7 +30,7 @@ Deno.bench(
     name: "encodeMessage + quoting as an SMSG body (what a frame needs)",
   },
   () => {
-    quoteHtml(encodeMessage(msg));
+    quoteGoFast(encodeMessage(msg), true);
   },
 );
 Deno.bench(

@@ -17,6 +17,7 @@
  * @module
  */
 
+export { CodedError } from "../errors.ts";
 export * from "./identity.ts";
 export * from "./identity_store.ts";
 export * from "./borg/mod.ts";
@@ -35,4 +36,6 @@ export * from "./node.ts";
 export * from "./dir_lock.ts";
 export * from "./registry/settings.ts";
 export * from "./control_api.ts";
+export * from "./control/mod.ts";
 export * from "./metrics.ts";
+export * from "./files.ts";

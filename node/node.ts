@@ -15,7 +15,6 @@ import {
   type Bundle,
   createMinerBundle,
   createProfileBundle,
-  decodeBundle,
   verifyBundle,
 } from "./bundle.ts";
 import { defaultPaths } from "./_paths.ts";
@@ -23,26 +22,27 @@ import { removeLeftovers, scratchDir } from "./_leftovers.ts";
 import { DirectoryLock } from "./dir_lock.ts";
 import { PeerSettings } from "./registry/settings.ts";
 import type { CommandAuthorizer, WorkerCommand } from "./authorization.ts";
-import { Controller, ControllerError, deployFrameSize } from "./controller.ts";
+import { Controller, deployFrameSize } from "./controller.ts";
 import {
   ControlApiError,
   controlFilePath,
   type ControlHandlers,
-  type ControlProgress,
   ControlServer,
   DEFAULT_CONTROL_PORT,
 } from "./control_api.ts";
+import type {
+  ControlProgress,
+  FleetReport,
+  ListedController,
+  PeerView,
+} from "./control/methods.ts";
+import { nodeHandlers } from "./control/_node_handlers.ts";
 import type { NodeIdentity, NodeRole } from "./identity.ts";
 import { NodeManager, safeNodeName } from "./identity_store.ts";
 import type { MinerManager, ProfileManager } from "./managers/miner_manager.ts";
 import { ProcessMinerManager } from "./managers/process_miner.ts";
 import { FileProfileManager } from "./managers/profile_manager.ts";
-import {
-  ErrorCode,
-  type JsonValue,
-  ProtocolError,
-  type StatsPayload,
-} from "./message.ts";
+import type { StatsPayload } from "./message.ts";
 import {
   METRICS_CONTENT_TYPE,
   MetricsRegistry,
@@ -52,7 +52,6 @@ import type { AuthMode, Peer } from "./peer.ts";
 import { PeerRegistry, type PeerRegistryOptions } from "./peer_registry.ts";
 import type { TransportConfig } from "./transport/config.ts";
 import type { PeerConnection } from "./transport/connection.ts";
-import { TransportError } from "./transport/errors.ts";
 import {
   DROP_REASONS,
   GUARD_REASONS,
@@ -64,12 +63,7 @@ import { Dialler } from "./transport/dialler.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
 import { CommandCounts } from "./ops/command_audit.ts";
 import type { CommandPolicyKind } from "./ops/command_policy.ts";
-import { TrustError } from "./registry/errors.ts";
-import {
-  TRUST_FILE_NAME,
-  type TrustedController,
-  TrustStore,
-} from "./registry/trust.ts";
+import { TRUST_FILE_NAME, TrustStore } from "./registry/trust.ts";
 
 /** Where a node keeps its files. */
 export interface NodePaths {
@@ -248,51 +242,6 @@ export interface NodeStatus {
   miners: { name: string; type: string }[];
 }
 
-/** What {@linkcode Node.fleetStats} reports (the control API's `stats` without a peer). */
-export interface FleetReport {
-  /** Stats by peer ID, of the workers that answered. */
-  stats: Record<string, StatsPayload>;
-  /** Connected workers that gave no stats, and why. */
-  missing: {
-    peerId: string;
-    name: string;
-    reason: string;
-    error: string;
-    /** When it was last heard from (RFC 3339). */
-    lastSeen: string;
-  }[];
-  /** Registered workers with an address that are not connected. */
-  notConnected: {
-    peerId: string;
-    name: string;
-    address: string;
-    /** Dial state (see {@linkcode PeerView.state}). */
-    state: string;
-    /** Last dial error, if any. */
-    lastError?: string;
-    /** When it was last seen (RFC 3339; the zero time for never). */
-    lastSeen: string;
-  }[];
-}
-
-/** A peer as `peers list` reports it: the registry record and its connection. */
-export interface PeerView extends Peer {
-  /** Whether the node keeps it connected (`false`: marked not to be dialled). */
-  dial: boolean;
-  /**
-   * `connected`, `dialling`, `waiting` (`nextAttemptAt`), `disabled`,
-   * `gave_up`, `no_address` (it dials us), `stopped` or `not_dialled`
-   * (the node does not keep peers connected).
-   */
-  state: string;
-  /** While connected: whether it answers (see `PeerConnection.healthy`). */
-  healthy?: boolean;
-  /** Last dial error, while not connected. */
-  lastError?: string;
-  /** When the next dial is due (RFC 3339), in `waiting`. */
-  nextAttemptAt?: string;
-}
-
 /** Options of {@linkcode Node.deploy}. */
 export interface NodeDeployRequest {
   /** What to send. */
@@ -311,64 +260,6 @@ export interface NodeDeployRequest {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-function isTimeout(err: unknown): boolean {
-  return (err instanceof ControllerError && err.code === "timeout") ||
-    (err instanceof TransportError && err.code === "timeout");
-}
-
-function toControlError(err: unknown): unknown {
-  if (err instanceof ControlApiError) return err;
-  if (err instanceof TrustError) {
-    const code = err.code === "not-trusted"
-      ? "not_found"
-      : err.code === "invalid-key" || err.code === "invalid-code" ||
-          err.code === "pinned"
-      ? "bad_request"
-      : "failed";
-    return new ControlApiError(code, err.message, { cause: err });
-  }
-  if (
-    err instanceof ProtocolError && err.remoteCode === ErrorCode.Unauthorized
-  ) {
-    return new ControlApiError("refused", err.message, { cause: err });
-  }
-  if (isTimeout(err)) {
-    return new ControlApiError("timeout", (err as Error).message, {
-      cause: err,
-    });
-  }
-  if (err instanceof ControllerError && err.code === "peer_not_found") {
-    return new ControlApiError("not_found", err.message, { cause: err });
-  }
-  if (err instanceof TransportError && err.code === "self_connection") {
-    return new ControlApiError("bad_request", err.message, { cause: err });
-  }
-  return err;
-}
-
-function str(
-  body: Record<string, unknown>,
-  key: string,
-  required = true,
-): string | undefined {
-  const v = body[key];
-  if (v === undefined || v === null || v === "") {
-    if (required) throw new TypeError(`Missing "${key}"`);
-    return undefined;
-  }
-  if (typeof v !== "string") throw new TypeError(`"${key}" must be a string`);
-  return v;
-}
-
-function num(body: Record<string, unknown>, key: string): number | undefined {
-  const v = body[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "number" || !Number.isFinite(v)) {
-    throw new TypeError(`"${key}" must be a number`);
-  }
-  return v;
 }
 
 /**
@@ -903,7 +794,10 @@ export class Node {
     this.#state = "stopped";
     this.#log.info("node stopped", { node_id: this.identity.id });
     if (errors.length > 0) {
-      throw new AggregateError(errors, "Node.stop: some parts failed to close");
+      throw new AggregateError(
+        errors,
+        "Cannot stop node: some parts failed to close",
+      );
     }
   }
 
@@ -959,7 +853,7 @@ export class Node {
    * @returns The registered peer.
    * @throws {TransportError} When the peer cannot be reached or is not who
    * the pins say (`self_connection` for this node's own address).
-   * @throws {RegistryError} When the name is invalid, or `save-failed`.
+   * @throws {RegistryError} When the name is invalid, or `save_failed`.
    */
   async addPeer(
     target: { address: string; id?: string; publicKey?: string; name?: string },
@@ -1002,7 +896,7 @@ export class Node {
    * @param ref Peer ID, name or prefix.
    * @returns The removed peer.
    * @throws {ControlApiError} `not_found`.
-   * @throws {RegistryError} `save-failed`.
+   * @throws {RegistryError} `save_failed`.
    */
   async removePeer(ref: string): Promise<Peer> {
     const peer = this.resolvePeer(ref);
@@ -1268,7 +1162,7 @@ export class Node {
 
   // ------------------------------------------------------------ control API
 
-  #trustedList(): (TrustedController & { peer?: string })[] {
+  #trustedList(): ListedController[] {
     return this.trust.list().map((c) => {
       const p = this.registry.getPeer(c.nodeId);
       return p && p.name !== "" ? { ...c, peer: p.name } : c;
@@ -1279,218 +1173,26 @@ export class Node {
     return {
       status: () => this.status(),
       metrics: () => this.metrics.render(),
-      call: async (op, body, progress, signal) => {
-        try {
-          return await this.#call(
-            op,
-            (body ?? {}) as Record<string, unknown>,
-            progress,
-            signal,
-          );
-        } catch (err) {
-          throw toControlError(err);
-        }
-      },
+      methods: nodeHandlers(this, {
+        peerView: (p) => this.#peerView(p),
+        trustedList: () => this.#trustedList(),
+        requestStop: (by) => this.#requestStop(by),
+        timed: (op, f) => this.#timed(op, f),
+      }),
     };
   }
 
-  async #call(
-    op: string,
-    b: Record<string, unknown>,
-    progress: (p: ControlProgress) => void,
-    signal: AbortSignal,
-  ): Promise<unknown> {
-    if (typeof b !== "object" || Array.isArray(b)) {
-      throw new TypeError("The request body must be a JSON object");
-    }
-    switch (op) {
-      case "node.stop": {
-        this.#log.info("stop requested through the control API", {
-          node_id: this.identity.id,
-        });
-        this.#stopRequest.resolve("control API");
-        // After this answer is on its way; stop() waits for it to finish.
-        setTimeout(() => {
-          this.stop().catch((err) =>
-            this.#log.error("stop failed", { error: String(err) })
-          );
-        }, 0);
-        return { pid: Deno.pid, name: this.identity.name };
-      }
-      case "peers.list":
-        return this.registry.listPeers().map((p) => this.#peerView(p));
-      case "peers.dial": {
-        const peer = this.resolvePeer(str(b, "peer")!);
-        const on = b.enabled;
-        if (on !== undefined) {
-          if (typeof on !== "boolean") {
-            throw new TypeError('"enabled" must be a boolean');
-          }
-          await this.settings.setDial(peer.id, on);
-          this.dialler?.refresh(peer.id);
-        }
-        return this.#peerView(this.registry.getPeer(peer.id)!);
-      }
-      case "peers.add": {
-        const t: {
-          address: string;
-          id?: string;
-          publicKey?: string;
-          name?: string;
-        } = {
-          address: str(b, "address")!,
-        };
-        const id = str(b, "id", false);
-        const key = str(b, "publicKey", false);
-        const name = str(b, "name", false);
-        if (id) t.id = id;
-        if (key) t.publicKey = key;
-        if (name) t.name = name;
-        return await this.addPeer(t);
-      }
-      case "peers.remove":
-        return await this.removePeer(str(b, "peer")!);
-      case "peers.allow": {
-        const key = str(b, "publicKey")!;
-        await this.registry.allowPublicKey(key);
-        return { allowed: this.registry.listAllowedPublicKeys() };
-      }
-      case "peers.revoke": {
-        const key = str(b, "publicKey")!;
-        if (!this.registry.isPublicKeyAllowed(key)) {
-          throw new ControlApiError(
-            "not_found",
-            "That public key is not in the allowlist",
-          );
-        }
-        await this.registry.revokePublicKey(key);
-        return { allowed: this.registry.listAllowedPublicKeys() };
-      }
-      case "peers.mode": {
-        const mode = str(b, "mode", false);
-        if (mode !== undefined) {
-          this.registry.setAuthMode(mode as AuthMode);
-          await this.settings.setAuthMode(mode as AuthMode);
-        }
-        return {
-          mode: this.registry.getAuthMode(),
-          allowed: this.registry.listAllowedPublicKeys(),
-        };
-      }
-      case "peers.trust": {
-        const key = str(b, "publicKey")!;
-        const name = str(b, "name", false);
-        const r = await this.trust.trust(key, name ? { name } : {});
-        return {
-          ...r,
-          trusted: this.trust.list(),
-          policy: this.commandStatus().policy,
-        };
-      }
-      case "peers.distrust": {
-        const r = await this.trust.distrust(str(b, "publicKey")!);
-        return { ...r, trusted: this.trust.list() };
-      }
-      case "peers.trusted":
-        return this.#trustedList();
-      case "peers.best": {
-        const n = num(b, "count") ?? 1;
-        if (!Number.isInteger(n) || n < 1) {
-          throw new RangeError('"count" must be a positive integer');
-        }
-        return this.registry.selectNearestPeers(n);
-      }
-      case "ping": {
-        const peer = this.resolvePeer(str(b, "peer")!);
-        const rttMs = await this.ping(peer.id);
-        return { peerId: peer.id, name: peer.name, rttMs };
-      }
-      case "stats": {
-        const ref = str(b, "peer", false);
-        if (ref !== undefined) return await this.stats(ref);
-        return await this.fleetStats();
-      }
-      case "miner.start": {
-        const id = this.resolvePeer(str(b, "peer")!).id;
-        const opts: Parameters<Controller["startRemoteMiner"]>[1] = {
-          minerType: str(b, "minerType")!,
-          signal,
-        };
-        const profileId = str(b, "profileId", false);
-        if (profileId) opts.profileId = profileId;
-        if (b.config !== undefined) opts.config = b.config as JsonValue;
-        const minerName = await this.#timed(
-          "start_miner",
-          () => this.controller.startRemoteMiner(id, opts),
-        );
-        return { minerName };
-      }
-      case "miner.stop": {
-        const id = this.resolvePeer(str(b, "peer")!).id;
-        const minerName = str(b, "minerName")!;
-        await this.#timed(
-          "stop_miner",
-          () => this.controller.stopRemoteMiner(id, minerName, { signal }),
-        );
-        return { minerName, stopped: true };
-      }
-      case "logs": {
-        const id = this.resolvePeer(str(b, "peer")!).id;
-        const opts: Parameters<Controller["getRemoteLogs"]>[1] = {
-          minerName: str(b, "minerName")!,
-          lines: num(b, "lines") ?? 100,
-          signal,
-        };
-        const since = num(b, "since");
-        if (since !== undefined) opts.since = since;
-        const lines = await this.#timed(
-          "get_logs",
-          () => this.controller.getRemoteLogs(id, opts),
-        );
-        return { lines: lines ?? [] };
-      }
-      case "deploy": {
-        const kind = str(b, "kind")! as NodeDeployRequest["kind"];
-        const req: NodeDeployRequest = { kind };
-        const name = str(b, "name", false);
-        if (name) req.name = name;
-        const profile = str(b, "profile", false);
-        if (profile !== undefined) req.profile = profile;
-        const miner = b.miner as
-          | { fileName?: unknown; data?: unknown }
-          | undefined;
-        if (miner !== undefined) {
-          if (
-            typeof miner?.fileName !== "string" ||
-            typeof miner.data !== "string"
-          ) {
-            throw new TypeError('"miner" must be {fileName, data (base64)}');
-          }
-          req.miner = {
-            fileName: miner.fileName,
-            data: fromBase64(miner.data),
-          };
-        }
-        const bundle = str(b, "bundle", false);
-        if (bundle !== undefined) req.bundle = decodeBundle(bundle);
-        const max = num(b, "peerMaxMessageSize");
-        if (max !== undefined) req.peerMaxMessageSize = max;
-        return await this.deploy(str(b, "peer")!, req, progress, signal);
-      }
-      default:
-        throw new ControlApiError("not_found", `Unknown operation "${op}"`);
-    }
+  #requestStop(by: string): { pid: number; name: string } {
+    this.#log.info("stop requested through the control API", {
+      node_id: this.identity.id,
+    });
+    this.#stopRequest.resolve(by);
+    // After this answer is on its way; stop() waits for it to finish.
+    setTimeout(() => {
+      this.stop().catch((err) =>
+        this.#log.error("stop failed", { error: String(err) })
+      );
+    }, 0);
+    return { pid: Deno.pid, name: this.identity.name };
   }
-}
-
-function fromBase64(s: string): Uint8Array {
-  let bin: string;
-  try {
-    bin = atob(s);
-  } catch {
-    throw new TypeError('"miner.data" is not valid base64');
-  }
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
 }

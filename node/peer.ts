@@ -5,6 +5,7 @@
  * @module
  */
 
+import { CodedError } from "../errors.ts";
 import { decodeBase64Strict } from "./_base64.ts";
 import { deriveNodeId } from "./identity.ts";
 
@@ -48,8 +49,7 @@ export interface Peer {
   connected: boolean;
 }
 
-/** The zero `time.Time` as Go writes it: "unset". */
-export const ZERO_TIME = "0001-01-01T00:00:00Z";
+export { ZERO_TIME } from "./_go_time.ts";
 
 /** Score given to a new peer when none is supplied. */
 export const SCORE_DEFAULT = 50;
@@ -77,15 +77,15 @@ export const SELECTION_WEIGHTS: readonly [number, number, number, number] = [
 
 /** Codes of {@linkcode RegistryError}. */
 export type RegistryErrorCode =
-  | "missing-id"
-  | "invalid-name"
-  | "duplicate-peer"
-  | "peer-not-found"
-  | "invalid-public-key"
-  | "id-key-mismatch"
-  | "corrupt-file"
-  | "load-failed"
-  | "save-failed";
+  | "missing_id"
+  | "invalid_name"
+  | "duplicate_peer"
+  | "peer_not_found"
+  | "invalid_public_key"
+  | "id_key_mismatch"
+  | "corrupt_file"
+  | "load_failed"
+  | "save_failed";
 
 /**
  * A peer-registry failure: bad peer data, an unknown or duplicate ID, or a
@@ -98,29 +98,13 @@ export type RegistryErrorCode =
  *
  * assert.throws(
  *   () => validatePeerName("-bad"),
- *   (e) => e instanceof RegistryError && e.code === "invalid-name",
+ *   (e) => e instanceof RegistryError && e.code === "invalid_name",
  * );
  * ```
  */
-export class RegistryError extends Error {
-  /** What went wrong. */
-  readonly code: RegistryErrorCode;
-  /**
-   * Creates a registry error.
-   *
-   * @param code The error code.
-   * @param message The message.
-   * @param options The cause.
-   */
-  constructor(
-    code: RegistryErrorCode,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = "RegistryError";
-    this.code = code;
-  }
+export class RegistryError extends CodedError<RegistryErrorCode> {
+  /** Always `"RegistryError"`. */
+  override readonly name = "RegistryError";
 }
 
 const NAME_RE = /^(?:[A-Za-z0-9][A-Za-z0-9_ -]{0,62}[A-Za-z0-9]|[A-Za-z0-9])$/;
@@ -132,7 +116,7 @@ const utf8 = new TextEncoder();
  * ending with a letter or digit.
  *
  * @param name The name.
- * @throws {RegistryError} `invalid-name` when the name is rejected.
+ * @throws {RegistryError} `invalid_name` when the name is rejected.
  *
  * @example Valid and invalid names
  * ```ts
@@ -147,13 +131,13 @@ export function validatePeerName(name: string): void {
   if (name === "") return;
   if (utf8.encode(name).length > MAX_PEER_NAME_BYTES) {
     throw new RegistryError(
-      "invalid-name",
+      "invalid_name",
       `Cannot accept peer name: longer than ${MAX_PEER_NAME_BYTES} bytes`,
     );
   }
   if (!NAME_RE.test(name)) {
     throw new RegistryError(
-      "invalid-name",
+      "invalid_name",
       "Cannot accept peer name: use letters, digits, hyphens, underscores and spaces, starting and ending with a letter or digit",
     );
   }
@@ -212,7 +196,7 @@ export function isValidPublicKey(publicKey: string): boolean {
  *
  * @param id The claimed ID.
  * @param publicKey The base64 public key or `""`.
- * @throws {RegistryError} `invalid-public-key` or `id-key-mismatch`.
+ * @throws {RegistryError} `invalid_public_key` or `id_key_mismatch`.
  *
  * @example
  * ```ts
@@ -228,13 +212,13 @@ export function checkPeerIdBinding(id: string, publicKey: string): void {
   if (publicKey === "") return;
   if (!isValidPublicKey(publicKey)) {
     throw new RegistryError(
-      "invalid-public-key",
+      "invalid_public_key",
       `Cannot accept peer ${id}: public key is not 32 bytes of padded base64`,
     );
   }
   if (deriveNodeId(publicKey) !== id) {
     throw new RegistryError(
-      "id-key-mismatch",
+      "id_key_mismatch",
       `Cannot accept peer ${id}: ID is not derived from its public key`,
     );
   }

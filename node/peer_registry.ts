@@ -8,13 +8,14 @@
 
 import { dirname } from "node:path";
 import { getGlobalLogger, type Logger } from "../logging/mod.ts";
-import { readFileIfExists, removeStaleTemps, writeFileAtomic } from "./_fs.ts";
+import { keepAside, readFileIfExists, removeStaleTemps } from "./_fs.ts";
+import { writeFileAtomic } from "./files.ts";
 import { marshalGo } from "./_go_json.ts";
 import { parseGoTime, ZERO_TIME_MS } from "./_go_time.ts";
 import { KdTree, type Point4 } from "./_kd_tree.ts";
 import { DistanceHeap, type HeapEntry } from "./_peer_index.ts";
 import { defaultPaths } from "./_paths.ts";
-import { formatGoTime } from "./_go_json.ts";
+import { formatGoTime } from "./_go_time.ts";
 import { deriveNodeId } from "./identity.ts";
 import {
   type AuthMode,
@@ -66,7 +67,7 @@ export interface PeerRegistryOptions {
    * What to do with a peers or allowlist file that cannot be parsed:
    * `"keep-aside"` (default) renames it to `<path>.corrupt-<time>` (or copies
    * it, when some entries could still be loaded), logs an error and goes on;
-   * `"throw"` rejects `open()` with a `corrupt-file` {@linkcode RegistryError}
+   * `"throw"` rejects `open()` with a `corrupt_file` {@linkcode RegistryError}
    * and leaves the file alone.
    */
   onCorruptFile?: "keep-aside" | "throw";
@@ -365,8 +366,8 @@ export class PeerRegistry {
    *   (its directory is created with mode 0700).
    * @param options Logger, clock, save delay, caps and policies.
    * @returns The registry.
-   * @throws {RegistryError} `load-failed` when a file exists but cannot be
-   *   read; `corrupt-file` when it is damaged and `onCorruptFile` is `"throw"`.
+   * @throws {RegistryError} `load_failed` when a file exists but cannot be
+   *   read; `corrupt_file` when it is damaged and `onCorruptFile` is `"throw"`.
    * @throws {RangeError} For invalid options.
    *
    * @example Opening an empty registry
@@ -430,7 +431,7 @@ export class PeerRegistry {
       return await readFileIfExists(path);
     } catch (err) {
       throw new RegistryError(
-        "load-failed",
+        "load_failed",
         `Cannot load peer registry file ${path}: ${(err as Error).message}`,
         { cause: err },
       );
@@ -445,26 +446,16 @@ export class PeerRegistry {
     this.#report.problems.push(...problems.map((p) => `${path}: ${p}`));
     if (this.#onCorrupt === "throw") {
       throw new RegistryError(
-        "corrupt-file",
+        "corrupt_file",
         `Cannot load peer registry file ${path}: ${problems[0]}`,
       );
     }
-    const stamp = formatGoTime(this.#now()).replace(/[-:.]/g, "");
-    let target = `${path}.corrupt-${stamp}`;
-    for (let i = 1;; i++) {
-      try {
-        await Deno.lstat(target);
-        target = `${path}.corrupt-${stamp}-${i}`;
-      } catch {
-        break;
-      }
-    }
+    let target: string;
     try {
-      if (rename) await Deno.rename(path, target);
-      else await Deno.copyFile(path, target);
+      target = await keepAside(path, this.#now(), rename);
     } catch (err) {
       throw new RegistryError(
-        "load-failed",
+        "load_failed",
         `Cannot keep damaged registry file ${path} aside: ${
           (err as Error).message
         }`,
@@ -588,7 +579,7 @@ export class PeerRegistry {
     const r = this.#peers.get(id);
     if (!r) {
       throw new RegistryError(
-        "peer-not-found",
+        "peer_not_found",
         `Cannot ${action}: peer ${id} not found`,
       );
     }
@@ -603,8 +594,8 @@ export class PeerRegistry {
    * [0, 100]).
    *
    * @param p The peer; `id` is required.
-   * @throws {RegistryError} `missing-id`, `invalid-name`, `duplicate-peer`,
-   *   `invalid-public-key` or `id-key-mismatch` (a non-empty key must derive
+   * @throws {RegistryError} `missing_id`, `invalid_name`, `duplicate_peer`,
+   *   `invalid_public_key` or `id_key_mismatch` (a non-empty key must derive
    *   the ID).
    * @throws {TypeError} {RangeError} For fields of the wrong type or range.
    *
@@ -629,12 +620,12 @@ export class PeerRegistry {
   addPeer(p: Partial<Peer> & { id: string }): void {
     checkInput(p);
     if (p.id === "") {
-      throw new RegistryError("missing-id", "Cannot add peer: ID is required");
+      throw new RegistryError("missing_id", "Cannot add peer: ID is required");
     }
     validatePeerName(p.name ?? "");
     if (this.#peers.has(p.id)) {
       throw new RegistryError(
-        "duplicate-peer",
+        "duplicate_peer",
         `Cannot add peer: peer ${p.id} already exists`,
       );
     }
@@ -675,8 +666,8 @@ export class PeerRegistry {
    * the score is clamped to [0, 100]).
    *
    * @param p The new record.
-   * @throws {RegistryError} `peer-not-found`, `invalid-public-key` or
-   *   `id-key-mismatch`.
+   * @throws {RegistryError} `peer_not_found`, `invalid_public_key` or
+   *   `id_key_mismatch`.
    * @throws {TypeError} {RangeError} For fields of the wrong type or range.
    *
    * @example Renaming a peer
@@ -725,7 +716,7 @@ export class PeerRegistry {
    * Removes a peer.
    *
    * @param id The peer ID.
-   * @throws {RegistryError} `peer-not-found`.
+   * @throws {RegistryError} `peer_not_found`.
    *
    * @example
    * ```ts
@@ -1000,7 +991,7 @@ export class PeerRegistry {
    * @param publicKey The base64 key (any non-empty text, as in Go).
    * @returns Resolves when the sidecar is written.
    * @throws {RangeError} For an empty key.
-   * @throws {RegistryError} `save-failed`.
+   * @throws {RegistryError} `save_failed`.
    *
    * @example
    * ```ts
@@ -1033,7 +1024,7 @@ export class PeerRegistry {
    *
    * @param publicKey The base64 key.
    * @returns Resolves when the sidecar is written.
-   * @throws {RegistryError} `save-failed`.
+   * @throws {RegistryError} `save_failed`.
    */
   revokePublicKey(publicKey: string): Promise<void> {
     this.#allowed.delete(publicKey);
@@ -1117,7 +1108,7 @@ export class PeerRegistry {
    *
    * @param id The peer ID.
    * @param score The new score.
-   * @throws {RegistryError} `peer-not-found`.
+   * @throws {RegistryError} `peer_not_found`.
    * @throws {RangeError} For a non-finite score.
    *
    * @example Clamping
@@ -1149,7 +1140,7 @@ export class PeerRegistry {
    * @param pingMs Latency in ms.
    * @param geoKm Distance in km.
    * @param hops Hop count (an integer, as Go stores it).
-   * @throws {RegistryError} `peer-not-found`.
+   * @throws {RegistryError} `peer_not_found`.
    * @throws {RangeError} For non-finite metrics or a non-integer hop count.
    */
   updateMetrics(id: string, pingMs: number, geoKm: number, hops: number): void {
@@ -1281,7 +1272,7 @@ export class PeerRegistry {
     } catch (err) {
       this.#dirty = true; // let close() try again
       throw new RegistryError(
-        "save-failed",
+        "save_failed",
         `Cannot save peer registry to ${this.#path}: ${(err as Error).message}`,
         { cause: err },
       );
@@ -1301,7 +1292,7 @@ export class PeerRegistry {
         error: (err as Error).message,
       });
       throw new RegistryError(
-        "save-failed",
+        "save_failed",
         `Cannot save allowlist to ${this.allowlistPath}: ${
           (err as Error).message
         }`,
@@ -1315,7 +1306,7 @@ export class PeerRegistry {
    * save. Creates missing parent directories.
    *
    * @returns Resolves when the file is durable.
-   * @throws {RegistryError} `save-failed`.
+   * @throws {RegistryError} `save_failed`.
    */
   save(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
@@ -1330,7 +1321,7 @@ export class PeerRegistry {
    * saves, as in Go), so close again after using it.
    *
    * @returns Resolves when everything is on disk.
-   * @throws {RegistryError} `save-failed` when the final write fails.
+   * @throws {RegistryError} `save_failed` when the final write fails.
    */
   async close(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);

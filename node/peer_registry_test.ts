@@ -100,7 +100,7 @@ Deno.test("addPeer() increments the count and refuses duplicates", async () => {
     assert.equal(reg.count, 1);
     assert.throws(
       () => reg.addPeer({ id: "test-peer-1" }),
-      isCode("duplicate-peer"),
+      isCode("duplicate_peer"),
     );
     assert.equal(reg.count, 1);
   });
@@ -141,7 +141,7 @@ Deno.test("removePeer() deletes and refuses unknown IDs", async () => {
     assert.equal(reg.count, 0);
     assert.throws(
       () => reg.removePeer("remove-test"),
-      isCode("peer-not-found"),
+      isCode("peer_not_found"),
     );
   });
 });
@@ -166,7 +166,7 @@ Deno.test("updateMetrics() stores the metrics and lastSeen", async () => {
     );
     assert.throws(
       () => reg.updateMetrics("unknown", 1, 1, 1),
-      isCode("peer-not-found"),
+      isCode("peer_not_found"),
     );
   }, { now: () => now });
 });
@@ -183,7 +183,7 @@ Deno.test("updateScore() stores and clamps the score", async () => {
     assert.throws(() => reg.updateScore("score-test", NaN), RangeError);
     assert.throws(
       () => reg.updateScore("unknown", 1),
-      isCode("peer-not-found"),
+      isCode("peer_not_found"),
     );
   });
 });
@@ -359,7 +359,7 @@ Deno.test("validatePeerName() follows Go's rules", async () => {
   ];
   for (const n of valid) validatePeerName(n);
   for (const n of invalid) {
-    assert.throws(() => validatePeerName(n), isCode("invalid-name"), n);
+    assert.throws(() => validatePeerName(n), isCode("invalid_name"), n);
   }
   await withRegistry((reg) => {
     let i = 0;
@@ -367,7 +367,7 @@ Deno.test("validatePeerName() follows Go's rules", async () => {
     for (const n of invalid) {
       assert.throws(
         () => reg.addPeer({ id: `x${i++}`, name: n }),
-        isCode("invalid-name"),
+        isCode("invalid_name"),
       );
     }
     assert.equal(reg.count, valid.length);
@@ -417,7 +417,7 @@ Deno.test("keyPrefix() shortens keys for logs", () => {
 
 Deno.test("addPeer() requires an ID", async () => {
   await withRegistry((reg) => {
-    assert.throws(() => reg.addPeer({ id: "" }), isCode("missing-id"));
+    assert.throws(() => reg.addPeer({ id: "" }), isCode("missing_id"));
     assert.throws(
       () => reg.addPeer({ id: 7 } as unknown as Peer),
       TypeError,
@@ -441,7 +441,7 @@ Deno.test("updatePeer() replaces an existing peer and refuses unknown ones", asy
       score: 10,
       connected: false,
     };
-    assert.throws(() => reg.updatePeer(base), isCode("peer-not-found"));
+    assert.throws(() => reg.updatePeer(base), isCode("peer_not_found"));
     reg.addPeer({ id: "upd", name: "Before" });
     reg.updatePeer({ ...base, name: "After", score: 80 });
     const p = reg.getPeer("upd")!;
@@ -687,17 +687,17 @@ Deno.test("addPeer()/updatePeer() require the ID to derive from a known key (§1
   await withRegistry((reg) => {
     assert.throws(
       () => reg.addPeer({ id: ID_B, publicKey: KEY_A }),
-      isCode("id-key-mismatch"),
+      isCode("id_key_mismatch"),
     );
     assert.throws(
       () => reg.addPeer({ id: "p", publicKey: "testkey123" }),
-      isCode("invalid-public-key"),
+      isCode("invalid_public_key"),
     );
     reg.addPeer({ id: ID_A, publicKey: KEY_A });
     reg.addPeer({ id: "no-key-yet" }); // an empty key is not checked
     assert.throws(
       () => reg.updatePeer({ ...reg.getPeer("no-key-yet")!, publicKey: KEY_B }),
-      isCode("id-key-mismatch"),
+      isCode("id_key_mismatch"),
     );
     assert.equal(reg.count, 2);
   });
@@ -782,7 +782,7 @@ Deno.test("onCorruptFile 'throw' rejects open() and leaves the file alone", asyn
         logger: quietLogger(),
         onCorruptFile: "throw",
       }),
-      isCode("corrupt-file"),
+      isCode("corrupt_file"),
     );
     assert.equal(await Deno.readTextFile(path), "not json");
     assert.deepEqual(
@@ -992,18 +992,18 @@ Deno.test("open() reports a peers path that is a directory", async () => {
     await Deno.mkdir(path);
     await assert.rejects(
       PeerRegistry.open(path, { logger: quietLogger() }),
-      isCode("load-failed"),
+      isCode("load_failed"),
     );
   });
 });
 
-Deno.test("save failures surface from close() as save-failed", async () => {
+Deno.test("save failures surface from close() as save_failed", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "peers.json");
     const reg = await PeerRegistry.open(path, { logger: quietLogger() });
     reg.addPeer({ id: "x" });
     await Deno.mkdir(path); // the rename cannot replace a directory
-    await assert.rejects(reg.close(), isCode("save-failed"));
+    await assert.rejects(reg.close(), isCode("save_failed"));
     await Deno.remove(path);
     await reg.close(); // still dirty: retried and written
     assert.equal(
@@ -1285,7 +1285,7 @@ Deno.test("fuzz: any peers file loads or is kept aside; with 'throw' it fails wi
           });
           await reg.close();
         } catch (err) {
-          assert.ok(isCode("corrupt-file")(err), String(err));
+          assert.ok(isCode("corrupt_file")(err), String(err));
           assert.equal(await Deno.readTextFile(path), text);
         }
       }),

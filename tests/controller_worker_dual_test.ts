@@ -2,13 +2,14 @@
  * Dual nodes: controller replies are matched on the transport's read path,
  * so a slow message handler on the same connection (here a deploy that
  * takes 1.5 s to handle) does not delay a concurrent `pingPeer`. The same
- * scenario through a transport without `request` shows the delay the
- * read-path matching removes.
+ * scenario with replies taken from a message handler instead shows the
+ * delay the read-path matching removes.
  */
 
 import assert from "node:assert/strict";
 import { createProfileBundle } from "../node/bundle.ts";
 import { Controller, type ControllerTransport } from "../node/controller.ts";
+import type { Message } from "../node/message.ts";
 import { Worker } from "../node/worker.ts";
 import { TestProfileManager } from "./fixtures/_managers.ts";
 import {
@@ -54,11 +55,9 @@ async function dualPair(
     w.register(n.transport);
     return w;
   });
-  const transportA: ControllerTransport = viaRequest ? a.transport : {
-    onMessage: (h) => a.transport.onMessage(h),
-    getConnection: (id) => a.transport.getConnection(id),
-    connect: (p) => a.transport.connect(p),
-  };
+  const transportA: ControllerTransport = viaRequest
+    ? a.transport
+    : repliesFromHandlers(a);
   const ctlA = new Controller(a.node, transportA, {
     registry: a.registry,
     logger: quietLogger(),
@@ -81,6 +80,38 @@ async function dualPair(
     await a.close();
     await b.close();
   }
+}
+
+/**
+ * A transport whose requests take their replies from a message handler, as
+ * a controller would without the transport's read-path matching: replies
+ * then queue behind the handlers before them.
+ */
+function repliesFromHandlers(n: TestNode): ControllerTransport {
+  const waiting = new Map<string, (m: Message) => void>();
+  n.transport.onMessage((_conn, msg) => {
+    const settle = msg.replyTo ? waiting.get(msg.replyTo) : undefined;
+    if (settle !== undefined) settle(msg);
+  });
+  return {
+    getConnection: (id) => n.transport.getConnection(id),
+    connect: (p) => n.transport.connect(p),
+    async request(peerId, message, options) {
+      const { promise, resolve, reject } = Promise.withResolvers<Message>();
+      waiting.set(message.id, resolve);
+      const timer = setTimeout(
+        () => reject(new Error("timeout")),
+        options.timeout ?? 30_000,
+      );
+      try {
+        await n.transport.send(peerId, message);
+        return await promise;
+      } finally {
+        clearTimeout(timer);
+        waiting.delete(message.id);
+      }
+    },
+  };
 }
 
 /** Starts a deploy B → A, waits until A holds it, then pings A → B. */

@@ -253,7 +253,7 @@ Deno.test("E2E: a frozen worker times out; a worker killed mid-request fails at 
       () => controller.getRemoteStats(ref.id, { timeoutMs: 300 }),
       (e) =>
         e instanceof ControllerError && e.code === "timeout" &&
-        e.message === "Controller.sendRequest: request timeout",
+        e.message === "Cannot send request: request timeout",
     );
     assert.ok(performance.now() - t0 < 2000);
     assert.equal(controller.pendingCount, 0);

@@ -224,7 +224,7 @@ Deno.test("Controller connect/disconnect and peer-not-found errors", async () =>
       (e) =>
         e instanceof ControllerError &&
         e.message ===
-          "Controller.sendRequest: peer not found: fedcba9876543210fedcba9876543210",
+          "Cannot send request: peer not found: fedcba9876543210fedcba9876543210",
     );
   } finally {
     await f.close();
@@ -263,7 +263,7 @@ Deno.test("Controller.startRemoteMiner: config override with and without profile
       (e) =>
         e instanceof ControllerError && e.code === "miner_failed" &&
         e.message ===
-          "Controller.StartRemoteMiner: miner start failed: mining hardware on fire",
+          "Cannot start miner: miner start failed: mining hardware on fire",
     );
   } finally {
     await f.close();

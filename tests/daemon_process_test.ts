@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { ControlClient } from "../node/control_api.ts";
-import type { FleetReport, PeerView } from "../node/node.ts";
+import type { FleetReport, PeerView } from "../node/control/methods.ts";
 import {
   CLI_SOURCE,
   type CliResult,

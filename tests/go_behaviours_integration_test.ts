@@ -233,7 +233,7 @@ Deno.test("§11.11 full lifecycle: handshake secret, ping, stats, UEPS over the 
     );
     await assert.rejects(
       dispatcher.dispatch(hostile),
-      (e) => e instanceof DispatchError && e.code === "threat-exceeded",
+      (e) => e instanceof DispatchError && e.code === "threat_exceeded",
     );
     assert.equal(seen.get(INTENT_COMPUTE)!.length, 1);
 
@@ -347,7 +347,7 @@ Deno.test("§11.11 a tampered UEPS packet fails with an HMAC mismatch", async ()
   await assert.rejects(
     readAndVerify(tampered, secretB),
     (e) =>
-      e instanceof UepsError && e.code === "hmac-mismatch" &&
+      e instanceof UepsError && e.code === "hmac_mismatch" &&
       /integrity violation/i.test(e.message),
   );
   // The untouched frame still verifies.

@@ -199,7 +199,7 @@ Deno.test({
           new Uint8Array([1, 17, 1, 1, 1, 1, 2, 1, 1, 0]),
         ),
         (e) =>
-          e instanceof LevinError && e.code === "RequestFailed" &&
+          e instanceof LevinError && e.code === "request_failed" &&
           e.returnCode === -6,
       );
 
@@ -220,7 +220,7 @@ Deno.test({
       peers.push(foreign);
       await assert.rejects(
         foreign.handshake(),
-        (e) => e instanceof LevinError && e.code === "ConnectionClosed",
+        (e) => e instanceof LevinError && e.code === "connection_closed",
       );
       await foreign.close();
 

@@ -188,7 +188,7 @@ Deno.test("levin vectors: every storage blob is accepted or rejected as monerod 
     if (!expectAccept) {
       assert.throws(
         () => decodeStorage(bytes),
-        (e) => e instanceof LevinError && e.code.startsWith("Storage"),
+        (e) => e instanceof LevinError && e.code.startsWith("storage_"),
         s.file,
       );
       rejected++;
@@ -221,20 +221,20 @@ Deno.test("levin vectors: every storage blob is accepted or rejected as monerod 
 
 Deno.test("levin vectors: rejected storage blobs fail with the expected codes", () => {
   const expected: Record<string, string> = {
-    "storage/monero-duplicate-key.bin": "StorageDuplicateName",
-    "storage/array-of-arrays.bin": "StorageUnknownType",
-    "storage/bool-2.bin": "StorageBadBool",
-    "storage/empty-name.bin": "StorageNameTooLong",
-    "storage/unknown-type-0.bin": "StorageUnknownType",
-    "storage/unknown-type-14.bin": "StorageUnknownType",
-    "storage/array-count-too-big.bin": "StorageTruncated",
-    "storage/string-too-long.bin": "StorageTruncated",
-    "storage/string-max-varint.bin": "StorageLimitExceeded",
-    "storage/section-count-too-big.bin": "StorageTruncated",
-    "storage/header-only.bin": "StorageTruncated",
-    "storage/bad-signature.bin": "StorageBadSignature",
-    "storage/bad-version.bin": "StorageBadVersion",
-    "storage/nest-objects-32.bin": "StorageLimitExceeded",
+    "storage/monero-duplicate-key.bin": "storage_duplicate_name",
+    "storage/array-of-arrays.bin": "storage_unknown_type",
+    "storage/bool-2.bin": "storage_bad_bool",
+    "storage/empty-name.bin": "storage_name_too_long",
+    "storage/unknown-type-0.bin": "storage_unknown_type",
+    "storage/unknown-type-14.bin": "storage_unknown_type",
+    "storage/array-count-too-big.bin": "storage_truncated",
+    "storage/string-too-long.bin": "storage_truncated",
+    "storage/string-max-varint.bin": "storage_limit_exceeded",
+    "storage/section-count-too-big.bin": "storage_truncated",
+    "storage/header-only.bin": "storage_truncated",
+    "storage/bad-signature.bin": "storage_bad_signature",
+    "storage/bad-version.bin": "storage_bad_version",
+    "storage/nest-objects-32.bin": "storage_limit_exceeded",
   };
   for (const [file, code] of Object.entries(expected)) {
     assert.throws(
@@ -247,7 +247,7 @@ Deno.test("levin vectors: rejected storage blobs fail with the expected codes", 
   assert.throws(
     () =>
       decodeStorage(read("storage/nest-objarrays-19.bin"), { maxDepth: 18 }),
-    (e) => e instanceof LevinError && e.code === "StorageLimitExceeded",
+    (e) => e instanceof LevinError && e.code === "storage_limit_exceeded",
   );
 });
 
@@ -265,7 +265,7 @@ Deno.test("levin vectors: the varints encode and decode as recorded", () => {
   for (const v of manifest.varints.unencodable) {
     assert.throws(
       () => encodeVarint(BigInt(v.value)),
-      (e) => e instanceof LevinError && e.code === "VarintOverflow",
+      (e) => e instanceof LevinError && e.code === "varint_overflow",
     );
   }
 });

@@ -13,7 +13,7 @@ const MAX_TLV_VALUE_BYTES = 0xffff;
 export function checkValueLength(length: number): void {
   if (length > MAX_TLV_VALUE_BYTES) {
     throw new UepsError(
-      "value-too-large",
+      "value_too_large",
       `Cannot encode TLV: TLV value too large for 2-byte length header (${length} bytes, max ${MAX_TLV_VALUE_BYTES})`,
     );
   }

@@ -4,32 +4,34 @@
  * @module
  */
 
+import { CodedError } from "../errors.ts";
+
 /**
  * Why a UEPS operation failed.
  *
- * - `end-of-stream`: the input ended before the first byte of a packet (Go's
+ * - `end_of_stream`: the input ended before the first byte of a packet (Go's
  *   `io.EOF` on an empty reader). "Need more bytes", not malformed.
  * - `truncated`: the input ended inside a packet (in a tag, a length or a
  *   value). "Need more bytes", not malformed.
  * - `malformed`: a header TLV is too short for its field (Go panics here).
- * - `value-too-large`: a TLV value exceeds 65 535 bytes when writing, or the
+ * - `value_too_large`: a TLV value exceeds 65 535 bytes when writing, or the
  *   payload exceeds the reader's `maxPayloadBytes`.
- * - `too-many-tlvs`: more TLVs (or unknown TLVs) before the payload than the
+ * - `too_many_tlvs`: more TLVs (or unknown TLVs) before the payload than the
  *   reader allows.
- * - `header-too-large`: the TLVs before the payload add up to more bytes than
+ * - `header_too_large`: the TLVs before the payload add up to more bytes than
  *   the reader allows.
- * - `missing-hmac`: the packet has no HMAC TLV before its payload.
- * - `hmac-mismatch`: the HMAC does not verify (integrity violation).
+ * - `missing_hmac`: the packet has no HMAC TLV before its payload.
+ * - `hmac_mismatch`: the HMAC does not verify (integrity violation).
  */
 export type UepsErrorCode =
-  | "end-of-stream"
+  | "end_of_stream"
   | "truncated"
   | "malformed"
-  | "value-too-large"
-  | "too-many-tlvs"
-  | "header-too-large"
-  | "missing-hmac"
-  | "hmac-mismatch";
+  | "value_too_large"
+  | "too_many_tlvs"
+  | "header_too_large"
+  | "missing_hmac"
+  | "hmac_mismatch";
 
 /** Options for {@linkcode UepsError}. */
 export interface UepsErrorOptions {
@@ -57,11 +59,9 @@ export interface UepsErrorOptions {
  * );
  * ```
  */
-export class UepsError extends Error {
+export class UepsError extends CodedError<UepsErrorCode> {
   /** Always `"UepsError"`. */
   override readonly name = "UepsError";
-  /** What went wrong. */
-  readonly code: UepsErrorCode;
   /** Offset in the frame where the problem was found, when known. */
   readonly offset: number | undefined;
 
@@ -78,10 +78,10 @@ export class UepsError extends Error {
     options: UepsErrorOptions = {},
   ) {
     super(
+      code,
       message,
       options.cause === undefined ? undefined : { cause: options.cause },
     );
-    this.code = code;
     this.offset = options.offset;
   }
 }

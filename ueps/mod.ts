@@ -54,13 +54,14 @@
  * frame[frame.byteLength - 1]! ^= 1;
  * await assert.rejects(
  *   readAndVerify(frame, secret),
- *   (e) => e instanceof UepsError && e.code === "hmac-mismatch",
+ *   (e) => e instanceof UepsError && e.code === "hmac_mismatch",
  * );
  * ```
  *
  * @module
  */
 
+export { CodedError } from "../errors.ts";
 export * from "./errors.ts";
 export * from "./key.ts";
 export * from "./packet.ts";

@@ -209,7 +209,7 @@ export class PacketBuilder {
    * @throws {TypeError} When `secret` or the payload has the wrong type.
    * @throws {RangeError} When a header field is out of range (bytes 0–255,
    * threat score 0–65 535).
-   * @throws {UepsError} With code `value-too-large` when the payload is
+   * @throws {UepsError} With code `value_too_large` when the payload is
    * longer than 65 535 bytes.
    *
    * @example Changing the threat score before signing
@@ -297,7 +297,7 @@ function admitTlv(
   if (tag === TAG_PAYLOAD) {
     if (length > limits.maxPayloadBytes) {
       throw new UepsError(
-        "value-too-large",
+        "value_too_large",
         `Cannot read UEPS packet: payload of ${length} bytes exceeds the limit of ${limits.maxPayloadBytes}`,
         { offset },
       );
@@ -306,7 +306,7 @@ function admitTlv(
   }
   if (++counts.tlvs > limits.maxTlvs) {
     throw new UepsError(
-      "too-many-tlvs",
+      "too_many_tlvs",
       `Cannot read UEPS packet: more than ${limits.maxTlvs} TLVs before the payload`,
       { offset },
     );
@@ -315,7 +315,7 @@ function admitTlv(
     (tag === 0 || tag > TAG_HMAC) && ++counts.unknown > limits.maxUnknownTlvs
   ) {
     throw new UepsError(
-      "too-many-tlvs",
+      "too_many_tlvs",
       `Cannot read UEPS packet: more than ${limits.maxUnknownTlvs} unknown TLVs before the payload`,
       { offset },
     );
@@ -323,7 +323,7 @@ function admitTlv(
   counts.headerBytes += TLV_HEADER_BYTES + length;
   if (counts.headerBytes > limits.maxHeaderBytes) {
     throw new UepsError(
-      "header-too-large",
+      "header_too_large",
       `Cannot read UEPS packet: TLVs before the payload exceed ${limits.maxHeaderBytes} bytes`,
       { offset },
     );
@@ -354,7 +354,7 @@ function truncated(what: string, offset: number): UepsError {
 
 function endOfStream(): UepsError {
   return new UepsError(
-    "end-of-stream",
+    "end_of_stream",
     "Cannot read UEPS packet: end of stream before the first byte",
     { offset: 0 },
   );
@@ -396,7 +396,7 @@ function decodeFrame(
     if (tag === TAG_PAYLOAD) {
       if (signature === undefined) {
         throw new UepsError(
-          "missing-hmac",
+          "missing_hmac",
           "Cannot read UEPS packet: UEPS packet missing HMAC signature",
           { offset: pos },
         );
@@ -406,7 +406,7 @@ function decodeFrame(
       parts.push(payload);
       if (!tagsEqual(hmacParts(key, parts), signature)) {
         throw new UepsError(
-          "hmac-mismatch",
+          "hmac_mismatch",
           "Cannot read UEPS packet: integrity violation: HMAC mismatch (ThreatScore +100)",
         );
       }
@@ -611,9 +611,9 @@ export function readAndVerifySync(
  * @returns The packet. From a `Uint8Array` the payload is a view into it.
  * @throws {TypeError} When an argument has the wrong type.
  * @throws {RangeError} When an option is out of range.
- * @throws {UepsError} `end-of-stream` for empty input, `truncated`,
- * `malformed`, `value-too-large`, `too-many-tlvs`, `header-too-large`,
- * `missing-hmac` or `hmac-mismatch`.
+ * @throws {UepsError} `end_of_stream` for empty input, `truncated`,
+ * `malformed`, `value_too_large`, `too_many_tlvs`, `header_too_large`,
+ * `missing_hmac` or `hmac_mismatch`.
  *
  * @example Reading from a stream
  * ```ts

@@ -240,7 +240,7 @@ Deno.test("readAndVerify() reports an integrity violation for a changed payload,
     await assert.rejects(
       attempt,
       (e) =>
-        isCode("hmac-mismatch")(e) &&
+        isCode("hmac_mismatch")(e) &&
         (e as Error).message.includes("integrity violation"),
     );
   }
@@ -275,27 +275,27 @@ Deno.test("a frame without an HMAC TLV is rejected as missing HMAC", () => {
   assert.throws(
     () => readAndVerifySync(noHmac, KEY),
     (e) =>
-      isCode("missing-hmac")(e) &&
+      isCode("missing_hmac")(e) &&
       (e as Error).message.includes("missing HMAC"),
   );
   // An HMAC TLV after the payload is never read.
   const after = concat(noHmac, encodeTlv(6, signRaw(STANDARD_HEADER, payload)));
-  assertRejectsCode(after, "missing-hmac");
+  assertRejectsCode(after, "missing_hmac");
 });
 
-Deno.test("empty input fails with end-of-stream", async () => {
-  assertRejectsCode(new Uint8Array(0), "end-of-stream");
+Deno.test("empty input fails with end_of_stream", async () => {
+  assertRejectsCode(new Uint8Array(0), "end_of_stream");
   await assert.rejects(
     readAndVerify(new Uint8Array(0), KEY),
-    isCode("end-of-stream"),
+    isCode("end_of_stream"),
   );
   await assert.rejects(
     readAndVerify(chunkedStream(new Uint8Array(0), 1), KEY),
-    isCode("end-of-stream"),
+    isCode("end_of_stream"),
   );
   await assert.rejects(
     readAndVerify(byteStream(new Uint8Array(0), 1), KEY),
-    isCode("end-of-stream"),
+    isCode("end_of_stream"),
   );
 });
 
@@ -359,7 +359,7 @@ Deno.test("an unknown tag between header and HMAC is signed and otherwise ignore
     encodeTlv(6, signRaw(STANDARD_HEADER, payload)),
     encodeTlv(0xff, payload),
   );
-  assertRejectsCode(unsignedUnknown, "hmac-mismatch");
+  assertRejectsCode(unsignedUnknown, "hmac_mismatch");
 });
 
 Deno.test("the HMAC TLV may come first; repeated tags are all signed and the last wins", () => {
@@ -391,7 +391,7 @@ Deno.test("the HMAC TLV may come first; repeated tags are all signed and the las
     encodeTlv(6, new Uint8Array(32)),
     frame.subarray(35),
   );
-  assertRejectsCode(lastWrong, "hmac-mismatch");
+  assertRejectsCode(lastWrong, "hmac_mismatch");
 });
 
 Deno.test("a signature of the wrong length is an HMAC mismatch", () => {
@@ -409,7 +409,7 @@ Deno.test("a signature of the wrong length is an HMAC mismatch", () => {
       encodeTlv(6, sig),
       encodeTlv(0xff, payload),
     );
-    assertRejectsCode(frame, "hmac-mismatch");
+    assertRejectsCode(frame, "hmac_mismatch");
   }
 });
 
@@ -425,15 +425,15 @@ Deno.test("readers cap unknown TLVs, all TLVs, header bytes and payload size", a
     hmacTlv,
     payloadTlv,
   );
-  assertRejectsCode(tooManyUnknown, "too-many-tlvs");
+  assertRejectsCode(tooManyUnknown, "too_many_tlvs");
   await assert.rejects(
     readAndVerify(chunkedStream(tooManyUnknown, 2), KEY),
-    isCode("too-many-tlvs"),
+    isCode("too_many_tlvs"),
   );
   // At the limit the frame is read through to the HMAC check.
   assertRejectsCode(
     concat(unknowns(DEFAULT_MAX_UNKNOWN_TLVS), hmacTlv, payloadTlv),
-    "hmac-mismatch",
+    "hmac_mismatch",
   );
   const manyHeaders = concat(
     ...Array.from(
@@ -443,30 +443,30 @@ Deno.test("readers cap unknown TLVs, all TLVs, header bytes and payload size", a
     hmacTlv,
     payloadTlv,
   );
-  assertRejectsCode(manyHeaders, "too-many-tlvs");
+  assertRejectsCode(manyHeaders, "too_many_tlvs");
   // Endless HMAC TLVs count too.
   const manyHmacs = concat(
     ...Array.from({ length: DEFAULT_MAX_TLVS + 1 }, () => hmacTlv),
     payloadTlv,
   );
-  assertRejectsCode(manyHmacs, "too-many-tlvs");
+  assertRejectsCode(manyHmacs, "too_many_tlvs");
   const bigUnknowns = concat(unknowns(2, 65_535), hmacTlv, payloadTlv);
-  assertRejectsCode(bigUnknowns, "header-too-large");
+  assertRejectsCode(bigUnknowns, "header_too_large");
   // Caps apply before the value is read: a declared length is enough.
   const declaredOnly = concat(
     encodeTlv(0x77, new Uint8Array(65_535)),
     new Uint8Array([0x77, 0xff, 0xff]),
   );
-  assertRejectsCode(declaredOnly, "header-too-large");
+  assertRejectsCode(declaredOnly, "header_too_large");
   await assert.rejects(
     readAndVerify(byteStream(declaredOnly, 1000), KEY),
-    isCode("header-too-large"),
+    isCode("header_too_large"),
   );
 
   const frame = new PacketBuilder(1, new Uint8Array(100)).marshalAndSign(KEY);
   assert.throws(
     () => readAndVerifySync(frame, KEY, { maxPayloadBytes: 99 }),
-    isCode("value-too-large"),
+    isCode("value_too_large"),
   );
   assert.equal(
     readAndVerifySync(frame, KEY, { maxPayloadBytes: 100 }).payload.byteLength,
@@ -474,11 +474,11 @@ Deno.test("readers cap unknown TLVs, all TLVs, header bytes and payload size", a
   );
   assert.throws(
     () => readAndVerifySync(frame, KEY, { maxTlvs: 5 }),
-    isCode("too-many-tlvs"),
+    isCode("too_many_tlvs"),
   );
   assert.throws(
     () => readAndVerifySync(frame, KEY, { maxHeaderBytes: 55 }),
-    isCode("header-too-large"),
+    isCode("header_too_large"),
   );
   assert.equal(
     readAndVerifySync(frame, KEY, { maxHeaderBytes: 56 }).header.intentId,
@@ -486,7 +486,7 @@ Deno.test("readers cap unknown TLVs, all TLVs, header bytes and payload size", a
   );
   assertRejectsCode(
     concat(encodeTlv(0x77, new Uint8Array(0)), frame),
-    "hmac-mismatch",
+    "hmac_mismatch",
   );
   assert.throws(
     () =>
@@ -495,7 +495,7 @@ Deno.test("readers cap unknown TLVs, all TLVs, header bytes and payload size", a
         KEY,
         { maxUnknownTlvs: 0 },
       ),
-    isCode("too-many-tlvs"),
+    isCode("too_many_tlvs"),
   );
 });
 
@@ -570,7 +570,7 @@ Deno.test("PacketBuilder rejects out-of-range fields and oversize payloads", () 
   assert.throws(
     () => new PacketBuilder(1, new Uint8Array(65_536)).marshalAndSign(KEY),
     (e) =>
-      isCode("value-too-large")(e) &&
+      isCode("value_too_large")(e) &&
       (e as Error).message.includes("TLV value too large"),
   );
   const max = new PacketBuilder(1, new Uint8Array(65_535)).marshalAndSign(KEY);
@@ -655,7 +655,7 @@ Deno.test("readAndVerify() on a byte stream reads exactly one frame, leaving the
     assert.equal(p.header.intentId, i);
     assert.equal(stream.locked, false);
   }
-  await assert.rejects(readAndVerify(stream, KEY), isCode("end-of-stream"));
+  await assert.rejects(readAndVerify(stream, KEY), isCode("end_of_stream"));
 });
 
 Deno.test("readers read frames from a real file", async () => {

@@ -47,7 +47,7 @@ export const DEFAULT_LAYER = 5;
  * @returns A new buffer holding the TLV.
  * @throws {TypeError} When `value` is not a `Uint8Array`.
  * @throws {RangeError} When `tag` is not an integer in 0–255.
- * @throws {UepsError} With code `value-too-large` when the value is longer
+ * @throws {UepsError} With code `value_too_large` when the value is longer
  * than 65 535 bytes.
  *
  * @example Encoding the version field

@@ -35,7 +35,7 @@ Deno.test("encodeTlv() rejects values of 65536 and 100000 bytes", () => {
     assert.throws(
       () => encodeTlv(TAG_HMAC, new Uint8Array(n)),
       (e) =>
-        e instanceof UepsError && e.code === "value-too-large" &&
+        e instanceof UepsError && e.code === "value_too_large" &&
         e.message.includes("TLV value too large"),
     );
   }

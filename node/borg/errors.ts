@@ -4,6 +4,8 @@
  * @module
  */
 
+import { CodedError } from "../../errors.ts";
+
 /**
  * What went wrong in a Borg operation.
  *
@@ -53,21 +55,7 @@ export type BorgErrorCode =
  * }
  * ```
  */
-export class BorgError extends Error {
-  /** The failure family. */
-  readonly code: BorgErrorCode;
+export class BorgError extends CodedError<BorgErrorCode> {
   /** Always `"BorgError"`. */
   override readonly name = "BorgError";
-
-  /**
-   * Creates a Borg error.
-   *
-   * @param code The failure family.
-   * @param message A sentence-case description without secrets.
-   * @param options The underlying cause, if any.
-   */
-  constructor(code: BorgErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }

@@ -26,8 +26,7 @@ import {
   zstdCompressSync,
   zstdDecompressSync,
 } from "node:zlib";
-import { GoMap, marshalGo } from "../_go_json.ts";
-import { quoteHtml } from "./_quote.ts";
+import { GoMap, marshalGo, quoteGoFast } from "../_go_json.ts";
 import { Buffer } from "node:buffer";
 import { encodeBase64 } from "../_base64.ts";
 import { BorgError } from "./errors.ts";
@@ -337,7 +336,7 @@ export function smsgSealBody(
   const ts = checkTimestamp(options.timestamp ?? unixNow());
   // `{"body":<quoted body>[,"timestamp":N]}` written part by part into the
   // scratch buffer (no concatenated copy of the body).
-  const quoted = quoteHtml(body);
+  const quoted = quoteGoFast(body, true);
   const tail = ts !== 0 ? ',"timestamp":' + ts + "}" : "}";
   const max = BODY_KEY.length + quoted.length * 3 + tail.length;
   let plaintext: Uint8Array;

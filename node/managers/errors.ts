@@ -4,6 +4,8 @@
  * @module
  */
 
+import { CodedError } from "../../errors.ts";
+
 /**
  * What went wrong in a miner manager.
  *
@@ -39,23 +41,9 @@ export type MinerErrorCode =
  * assert.equal(err.code, "not_found");
  * ```
  */
-export class MinerError extends Error {
-  /** The failure family. */
-  readonly code: MinerErrorCode;
+export class MinerError extends CodedError<MinerErrorCode> {
   /** Always `"MinerError"`. */
   override readonly name = "MinerError";
-
-  /**
-   * Creates a miner error.
-   *
-   * @param code The failure family.
-   * @param message The description.
-   * @param options The cause.
-   */
-  constructor(code: MinerErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /**
@@ -85,21 +73,7 @@ export type ProfileErrorCode =
  * assert.equal(err.code, "not_found");
  * ```
  */
-export class ProfileError extends Error {
-  /** The failure family. */
-  readonly code: ProfileErrorCode;
+export class ProfileError extends CodedError<ProfileErrorCode> {
   /** Always `"ProfileError"`. */
   override readonly name = "ProfileError";
-
-  /**
-   * Creates a profile error.
-   *
-   * @param code The failure family.
-   * @param message The description.
-   * @param options The cause.
-   */
-  constructor(code: ProfileErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }

@@ -35,7 +35,7 @@
 
 import { dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
 import { getGlobalLogger, type Logger } from "../../logging/mod.ts";
-import { writeFileAtomic } from "../_fs.ts";
+import { writeFileAtomic } from "../files.ts";
 import { defaultPaths } from "../_paths.ts";
 import type { JsonObject, JsonValue } from "../message.ts";
 import { isSafeName } from "./_names.ts";

@@ -6,7 +6,8 @@
  */
 
 import { join } from "node:path";
-import { readFileIfExists, writeFileAtomic } from "../_fs.ts";
+import { readFileIfExists } from "../_fs.ts";
+import { writeFileAtomic } from "../files.ts";
 import { defaultPaths } from "../_paths.ts";
 import type { JsonValue } from "../message.ts";
 import { isSafeName } from "./_names.ts";

@@ -4,22 +4,24 @@
  * @module
  */
 
+import { CodedError } from "../../errors.ts";
+
 /** What went wrong with the trust list. */
 export type TrustErrorCode =
   /** The text is not a public key (padded standard base64 of 32 bytes). */
-  | "invalid-key"
+  | "invalid_key"
   /** The text looks like a pairing code but is not a valid one. */
-  | "invalid-code"
+  | "invalid_code"
   /** The key is not on the trust list. */
-  | "not-trusted"
+  | "not_trusted"
   /** The key comes from the start options and cannot be removed at run time. */
   | "pinned"
   /** The trust file exists but cannot be read. */
-  | "load-failed"
+  | "load_failed"
   /** The trust file is damaged (and `onCorruptFile` is `"throw"`). */
-  | "corrupt-file"
+  | "corrupt_file"
   /** The trust file could not be written; the change is not durable. */
-  | "save-failed";
+  | "save_failed";
 
 /**
  * A failure of the controller trust list ({@linkcode TrustStore}) or of a
@@ -32,25 +34,11 @@ export type TrustErrorCode =
  *
  * assert.throws(
  *   () => parseControllerKey("not a key"),
- *   (e) => e instanceof TrustError && e.code === "invalid-key",
+ *   (e) => e instanceof TrustError && e.code === "invalid_key",
  * );
  * ```
  */
-export class TrustError extends Error {
-  /** What went wrong. */
-  readonly code: TrustErrorCode;
+export class TrustError extends CodedError<TrustErrorCode> {
   /** Always `"TrustError"`. */
   override readonly name = "TrustError";
-
-  /**
-   * Creates a trust error.
-   *
-   * @param code What went wrong.
-   * @param message The attempted action, a colon, the detail.
-   * @param options The cause.
-   */
-  constructor(code: TrustErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }

@@ -92,7 +92,7 @@ export function isPairingCode(text: string): boolean {
 
 function invalidCode(detail: string): TrustError {
   return new TrustError(
-    "invalid-code",
+    "invalid_code",
     `Cannot read pairing code: ${detail}; copy the whole line that "lthn-p2p identity show --pairing" prints on the controller`,
   );
 }
@@ -102,7 +102,7 @@ function invalidCode(detail: string): TrustError {
  *
  * @param code The code (surrounding white space is ignored).
  * @returns The key, its node ID and the name.
- * @throws {TrustError} `invalid-code` for a wrong prefix or version, a bad
+ * @throws {TrustError} `invalid_code` for a wrong prefix or version, a bad
  * key, a check that does not match (a typo) or a bad name.
  *
  * @example Reading a code
@@ -162,7 +162,7 @@ export function parsePairingCode(code: string): ControllerKey {
  *
  * @param text A pairing code or a public key.
  * @returns The key, its node ID and the name (`""` for a bare key).
- * @throws {TrustError} `invalid-code` or `invalid-key`.
+ * @throws {TrustError} `invalid_code` or `invalid_key`.
  *
  * @example A key or a code
  * ```ts
@@ -178,7 +178,7 @@ export function parsePairingCode(code: string): ControllerKey {
 export function parseControllerKey(text: string): ControllerKey {
   if (typeof text !== "string") {
     throw new TrustError(
-      "invalid-key",
+      "invalid_key",
       `Cannot read controller key: expected text, got ${typeof text}`,
     );
   }
@@ -190,7 +190,7 @@ export function parseControllerKey(text: string): ControllerKey {
     raw = decodePublicKey(t);
   } catch {
     throw new TrustError(
-      "invalid-key",
+      "invalid_key",
       'Cannot read controller key: expected a public key (44 characters of base64, as "lthn-p2p identity show" prints it) or a pairing code (lthn-pair1.…)',
     );
   }

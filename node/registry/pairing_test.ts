@@ -12,7 +12,7 @@ import {
 const KEY = "B6N8vBQgk8i3VdwbEOhstCY3StFqqFPtC9/AsrhtHHw=";
 
 function invalidCode(e: unknown): boolean {
-  return e instanceof TrustError && e.code === "invalid-code";
+  return e instanceof TrustError && e.code === "invalid_code";
 }
 
 Deno.test("pairingCode() is prefix, key, ID check and name; safe unquoted in a shell", () => {
@@ -59,7 +59,7 @@ Deno.test("parseControllerKey() takes a code or a key, in standard, unpadded or 
   for (const t of ["", "x", KEY.slice(1), KEY + "AAAA"]) {
     assert.throws(
       () => parseControllerKey(t),
-      (e) => e instanceof TrustError && e.code === "invalid-key",
+      (e) => e instanceof TrustError && e.code === "invalid_key",
       t,
     );
   }

@@ -10,7 +10,8 @@
  */
 
 import { getGlobalLogger, type Logger } from "../../logging/mod.ts";
-import { readFileIfExists, removeStaleTemps, writeFileAtomic } from "../_fs.ts";
+import { readFileIfExists, removeStaleTemps } from "../_fs.ts";
+import { writeFileAtomic } from "../files.ts";
 import type { AuthMode } from "../peer.ts";
 
 /** Suffix of the settings sidecar, after the peers file path. */

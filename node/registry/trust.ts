@@ -22,8 +22,9 @@
 
 import { dirname } from "node:path";
 import { getGlobalLogger, type Logger } from "../../logging/mod.ts";
-import { readFileIfExists, removeStaleTemps, writeFileAtomic } from "../_fs.ts";
-import { formatGoTime } from "../_go_json.ts";
+import { keepAside, readFileIfExists, removeStaleTemps } from "../_fs.ts";
+import { writeFileAtomic } from "../files.ts";
+import { formatGoTime } from "../_go_time.ts";
 import { keyPrefix, sanitizePeerName } from "../peer.ts";
 import { TrustError } from "./errors.ts";
 import { parseControllerKey } from "./pairing.ts";
@@ -163,9 +164,9 @@ export class TrustStore {
    * @param path The file (normally `<config dir>/trusted-controllers.json`).
    * @param options Pinned keys, corrupt-file policy, logger, clock.
    * @returns The store.
-   * @throws {TrustError} `load-failed` when the file cannot be read;
-   * `corrupt-file` when it is damaged and `onCorruptFile` is `"throw"`;
-   * `invalid-key`/`invalid-code` for a bad pinned key.
+   * @throws {TrustError} `load_failed` when the file cannot be read;
+   * `corrupt_file` when it is damaged and `onCorruptFile` is `"throw"`;
+   * `invalid_key`/`invalid_code` for a bad pinned key.
    *
    * @example Pinned keys are trusted but not written
    * ```ts
@@ -281,7 +282,7 @@ export class TrustStore {
    * @param key A public key or a pairing code.
    * @param options A name for the entry (default: the code's name).
    * @returns Whether the list changed, and the entry.
-   * @throws {TrustError} `invalid-key`, `invalid-code`, or `save-failed`
+   * @throws {TrustError} `invalid_key`, `invalid_code`, or `save_failed`
    * (nothing is trusted then).
    * @throws {RangeError} For a name that is not a valid peer name.
    */
@@ -337,8 +338,8 @@ export class TrustStore {
    * @param ref A public key, a pairing code, or the node ID or name of a
    * trusted entry.
    * @returns The removed entry.
-   * @throws {TrustError} `not-trusted`; `pinned` for a key given at start;
-   * `save-failed` (the key stays distrusted until restart, the file still
+   * @throws {TrustError} `not_trusted`; `pinned` for a key given at start;
+   * `save_failed` (the key stays distrusted until restart, the file still
    * lists it).
    */
   distrust(ref: string): Promise<TrustChange> {
@@ -346,7 +347,7 @@ export class TrustStore {
     if (!entry) {
       return Promise.reject(
         new TrustError(
-          "not-trusted",
+          "not_trusted",
           "Cannot distrust controller: no trusted controller matches that key, ID or name",
         ),
       );
@@ -396,7 +397,7 @@ export class TrustStore {
     if (this.#closed) {
       return Promise.reject(
         new TrustError(
-          "save-failed",
+          "save_failed",
           "Cannot change trusted controllers: the node is stopping",
         ),
       );
@@ -439,7 +440,7 @@ export class TrustStore {
         ? "; it is distrusted until the node restarts, but the file still lists it"
         : "; it is not trusted";
       throw new TrustError(
-        "save-failed",
+        "save_failed",
         `Cannot save ${this.#path}: ${(err as Error).message}${tail}`,
         { cause: err },
       );
@@ -452,7 +453,7 @@ export class TrustStore {
       bytes = await readFileIfExists(this.#path);
     } catch (err) {
       throw new TrustError(
-        "load-failed",
+        "load_failed",
         `Cannot load ${this.#path}: ${(err as Error).message}`,
         { cause: err },
       );
@@ -510,26 +511,16 @@ export class TrustStore {
     this.#report.problems.push(...problems.map((p) => `${path}: ${p}`));
     if (this.#onCorrupt === "throw") {
       throw new TrustError(
-        "corrupt-file",
+        "corrupt_file",
         `Cannot load ${path}: ${problems[0]}`,
       );
     }
-    const stamp = formatGoTime(this.#now()).replace(/[-:.]/g, "");
-    let target = `${path}.corrupt-${stamp}`;
-    for (let i = 1;; i++) {
-      try {
-        await Deno.lstat(target);
-        target = `${path}.corrupt-${stamp}-${i}`;
-      } catch {
-        break;
-      }
-    }
+    let target: string;
     try {
-      if (rename) await Deno.rename(path, target);
-      else await Deno.copyFile(path, target);
+      target = await keepAside(path, this.#now(), rename);
     } catch (err) {
       throw new TrustError(
-        "load-failed",
+        "load_failed",
         `Cannot keep damaged file ${path} aside: ${(err as Error).message}`,
         { cause: err },
       );

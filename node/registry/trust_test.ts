@@ -56,7 +56,7 @@ Deno.test("TrustStore.trust() writes the file (0600) before it resolves; a new s
   });
 });
 
-Deno.test("TrustStore.distrust() takes effect at once and is durable; unknown keys are not-trusted", async () => {
+Deno.test("TrustStore.distrust() takes effect at once and is durable; unknown keys are not_trusted", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/${TRUST_FILE_NAME}`;
     const [k1, k2] = [newKey(), newKey()];
@@ -68,7 +68,7 @@ Deno.test("TrustStore.distrust() takes effect at once and is durable; unknown ke
     assert.equal((await pending).changed, true);
     await assert.rejects(
       store.distrust(k1),
-      (e) => e instanceof TrustError && e.code === "not-trusted",
+      (e) => e instanceof TrustError && e.code === "not_trusted",
     );
     await store.close();
     const again = await TrustStore.open(path, { logger: quiet() });
@@ -114,14 +114,14 @@ Deno.test("TrustStore refuses what is not a key or a valid code", async () => {
     for (const bad of ["", "hello", "AAAA", newKey().slice(0, 40)]) {
       await assert.rejects(
         store.trust(bad),
-        (e) => e instanceof TrustError && e.code === "invalid-key",
+        (e) => e instanceof TrustError && e.code === "invalid_key",
         bad,
       );
     }
     await assert.rejects(store.trust(newKey(), { name: "a\nb" }), RangeError);
     await assert.rejects(
       store.trust("lthn-pair1.garbage.00000000"),
-      (e) => e instanceof TrustError && e.code === "invalid-code",
+      (e) => e instanceof TrustError && e.code === "invalid_code",
     );
     assert.equal(store.size, 0);
     await assert.rejects(Deno.stat(`${dir}/t.json`), Deno.errors.NotFound);
@@ -155,7 +155,7 @@ Deno.test("TrustStore: pinned keys are trusted, never written, and cannot be dis
     await store.close();
     await assert.rejects(
       TrustStore.open(path, { logger: quiet(), pinned: ["not a key"] }),
-      (e) => e instanceof TrustError && e.code === "invalid-key",
+      (e) => e instanceof TrustError && e.code === "invalid_key",
     );
   });
 });
@@ -188,7 +188,7 @@ Deno.test("TrustStore: a damaged file is kept aside and reported, never silently
     await Deno.writeTextFile(path, "not json");
     await assert.rejects(
       TrustStore.open(path, { logger: quiet(), onCorruptFile: "throw" }),
-      (e) => e instanceof TrustError && e.code === "corrupt-file",
+      (e) => e instanceof TrustError && e.code === "corrupt_file",
     );
     assert.equal(await Deno.readTextFile(path), "not json", "left as it was");
   });
@@ -236,13 +236,13 @@ Deno.test("TrustStore: a failed write trusts nobody new; a failed distrust stays
     await Deno.writeTextFile(`${path}/x`, "");
     await assert.rejects(
       store.trust(fresh),
-      (e) => e instanceof TrustError && e.code === "save-failed",
+      (e) => e instanceof TrustError && e.code === "save_failed",
     );
     assert.equal(store.isTrusted(fresh), false);
     await assert.rejects(
       store.distrust(kept),
       (e) =>
-        e instanceof TrustError && e.code === "save-failed" &&
+        e instanceof TrustError && e.code === "save_failed" &&
         /file still lists it/.test(e.message),
     );
     assert.equal(store.isTrusted(kept), false);
@@ -263,7 +263,7 @@ Deno.test("TrustStore: concurrent changes are all written, in order", async () =
     await store.close();
     await assert.rejects(
       store.trust(newKey()),
-      (e) => e instanceof TrustError && e.code === "save-failed",
+      (e) => e instanceof TrustError && e.code === "save_failed",
     );
     const again = await TrustStore.open(path, { logger: quiet() });
     assert.equal(again.size, 15);

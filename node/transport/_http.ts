@@ -8,6 +8,7 @@
  * @module
  */
 
+import { CodedError } from "../../errors.ts";
 import { isOriginAllowed } from "./handshake.ts";
 import { websocketAccept } from "./_ws_frames.ts";
 
@@ -27,11 +28,9 @@ export interface RequestHead {
 }
 
 /** Why a head could not be read. */
-export class HttpHeadError extends Error {
+export class HttpHeadError extends CodedError<"too_large" | "malformed"> {
   /** The response to send (Go's bytes), or `undefined` to just close. */
   readonly response: Uint8Array | undefined;
-  /** `too_large` or `malformed`. */
-  readonly code: "too_large" | "malformed";
   override readonly name = "HttpHeadError";
 
   /**
@@ -46,8 +45,7 @@ export class HttpHeadError extends Error {
     message: string,
     response: Uint8Array | undefined,
   ) {
-    super(message);
-    this.code = code;
+    super(code, message);
     this.response = response;
   }
 }

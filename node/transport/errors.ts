@@ -4,6 +4,8 @@
  * @module
  */
 
+import { CodedError } from "../../errors.ts";
+
 /**
  * What went wrong in the transport.
  *
@@ -61,9 +63,7 @@ export interface TransportErrorOptions extends ErrorOptions {
  * assert.equal(err.status, 503);
  * ```
  */
-export class TransportError extends Error {
-  /** The failure family. */
-  readonly code: TransportErrorCode;
+export class TransportError extends CodedError<TransportErrorCode> {
   /** HTTP status of a failed upgrade, when there was one. */
   readonly status: number | undefined;
   /** Always `"TransportError"`. */
@@ -81,8 +81,11 @@ export class TransportError extends Error {
     message: string,
     options: TransportErrorOptions = {},
   ) {
-    super(message, options.cause === undefined ? {} : { cause: options.cause });
-    this.code = code;
+    super(
+      code,
+      message,
+      options.cause === undefined ? {} : { cause: options.cause },
+    );
     this.status = options.status;
   }
 }

@@ -33,6 +33,7 @@ import {
   verifyHandshakeAck,
 } from "./handshake.ts";
 import { Connection, type ConnectionHost, RESOLVED } from "./_connection.ts";
+import { RequestTable } from "./_requests.ts";
 import { type FrameSocket, ServerSocket } from "./_socket.ts";
 import { dialWebSocket } from "./_ws_client.ts";
 import { TransportCounters } from "./_counters.ts";
@@ -160,27 +161,6 @@ export interface TransportOptions {
   now?: () => number;
   /** Challenge source (default: 32 CSPRNG bytes); tests reproduce captures with it. */
   challenge?: () => Uint8Array;
-}
-
-/**
- * A request waiting for its reply. Deadlines are kept by one shared timer
- * per transport (see `Transport.#armDeadline`), not a timer per request.
- */
-class Pending {
-  /** Removes the abort listener, when one was added. */
-  onAbort: (() => void) | undefined = undefined;
-
-  constructor(
-    readonly id: string,
-    readonly peerId: string,
-    readonly type: string,
-    readonly timeout: number,
-    /** `performance.now()` milliseconds after which the request times out. */
-    readonly deadline: number,
-    readonly signal: AbortSignal | undefined,
-    readonly resolve: (m: Message) => void,
-    readonly reject: (e: unknown) => void,
-  ) {}
 }
 
 interface FirstFrame {
@@ -406,10 +386,7 @@ export class Transport {
     c.localReason = "too many connections from one peer";
     c.close();
   });
-  readonly #pending = new Map<string, Pending>();
-  /** The shared request-deadline timer and when it fires (`performance.now()`). */
-  #deadlineTimer: Timer | undefined;
-  #deadlineAt = Infinity;
+  readonly #requests: RequestTable;
   readonly #handlers: MessageHandler[] = [];
   readonly #listeners: ((e: ConnectionEvent) => void)[] = [];
   readonly #stopCtrl = new AbortController();
@@ -449,6 +426,10 @@ export class Transport {
       maxUnproven: this.#config.maxUnproven,
       maxPerAddress: this.#config.maxUnprovenPerAddress,
       onEvict: () => this.#counters.guard.unproven_evicted++,
+    });
+    this.#requests = new RequestTable({
+      maxPending: this.#config.maxPendingRequests,
+      onTimeout: (peerId) => this.#established.get(peerId)?.noteMiss(),
     });
     this.#host = {
       config: this.#config,
@@ -597,17 +578,7 @@ export class Transport {
     clearInterval(this.#sweeper);
     for (const t of this.#reconnects.values()) clearTimeout(t);
     this.#reconnects.clear();
-    for (const [id, p] of this.#pending) {
-      this.#rejectRequest(
-        p,
-        new TransportError(
-          "stopped",
-          `Cannot complete request ${id}: transport stopped`,
-        ),
-      );
-    }
-    this.#pending.clear();
-    this.#disarmDeadline();
+    this.#requests.failAll();
     await Promise.allSettled([...this.#dialing.values()]);
     const listenerClosed = this.#listener?.close();
     for (const s of this.#handshaking) s.close(1001, "server shutdown");
@@ -818,129 +789,30 @@ export class Transport {
     message: Message,
     options: RequestOptions = {},
   ): Promise<Message> {
-    if (this.#pending.size >= this.#config.maxPendingRequests) {
-      return Promise.reject(
-        new TransportError(
-          "queue_full",
-          "Cannot send request: too many pending requests",
-        ),
-      );
-    }
-    if (this.#pending.has(message.id)) {
-      return Promise.reject(
-        new TypeError(
-          `Cannot send request: a request with id ${message.id} is pending`,
-        ),
-      );
-    }
-    const timeout = options.timeout ?? this.#config.requestTimeout;
-    const signal = options.signal;
-    if (signal?.aborted) {
-      return Promise.reject(
-        new TransportError(
-          "aborted",
-          `Cannot complete request ${message.type}: aborted`,
-          { cause: signal.reason },
-        ),
-      );
-    }
-    const conn = this.#lookup(peerId);
-    if (conn === undefined) {
-      return Promise.reject(
-        new TransportError(
-          "not_connected",
-          `Cannot send: peer ${peerId} not connected`,
-        ),
-      );
-    }
-    const { promise, resolve, reject } = Promise.withResolvers<Message>();
-    const deadline = performance.now() + timeout;
-    const entry = new Pending(
-      message.id,
+    return this.#requests.add(
       peerId,
-      message.type,
-      timeout,
-      deadline,
-      signal,
-      resolve,
-      reject,
+      message,
+      options.timeout ?? this.#config.requestTimeout,
+      options.signal,
+      this.#lookup(peerId),
     );
-    if (signal !== undefined) {
-      entry.onAbort = () =>
-        this.#rejectRequest(
-          entry,
-          new TransportError(
-            "aborted",
-            `Cannot complete request ${message.type}: aborted`,
-            { cause: signal.reason },
-          ),
-        );
-      signal.addEventListener("abort", entry.onAbort, { once: true });
-    }
-    this.#pending.set(message.id, entry);
-    if (deadline < this.#deadlineAt) this.#armDeadline(deadline);
-    const sent = conn.send(message, signal ? { signal } : {});
-    if (sent !== RESOLVED) {
-      sent.catch((err) => this.#rejectRequest(entry, err));
-    }
-    return promise;
-  }
-
-  /** Removes a pending request; false when it was already settled. */
-  #settleRequest(p: Pending): boolean {
-    if (this.#pending.get(p.id) !== p) return false;
-    this.#pending.delete(p.id);
-    if (p.onAbort !== undefined) {
-      p.signal!.removeEventListener("abort", p.onAbort);
-    }
-    if (this.#stopped && this.#pending.size === 0) this.#disarmDeadline();
-    return true;
-  }
-
-  #rejectRequest(p: Pending, err: unknown): void {
-    if (this.#settleRequest(p)) p.reject(err);
   }
 
   /**
-   * Arms the shared deadline timer for `deadline` (earlier than the armed
-   * one). It stays armed when requests complete (clearing and re-arming a
-   * timer per request costs more than the request's own bookkeeping) and
-   * is disarmed by `stop`.
+   * Offers a message to the request table as the read path does: when it
+   * answers a pending {@linkcode Transport.request} (its `replyTo` is the
+   * request's `id`) and comes from the peer that was asked, it settles that
+   * request. Anything else (no `replyTo`, an unknown or finished request,
+   * another peer) is left alone.
+   *
+   * @param peerId The peer the message came from.
+   * @param message The message.
+   * @returns `true` when it settled a request.
    */
-  #armDeadline(deadline: number): void {
-    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
-    this.#deadlineAt = deadline;
-    this.#deadlineTimer = setTimeout(
-      () => this.#sweepDeadlines(),
-      Math.max(0, Math.ceil(deadline - performance.now())),
-    );
-  }
-
-  #disarmDeadline(): void {
-    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
-    this.#deadlineTimer = undefined;
-    this.#deadlineAt = Infinity;
-  }
-
-  /** Times out every overdue request and re-arms for the next deadline. */
-  #sweepDeadlines(): void {
-    this.#deadlineTimer = undefined;
-    this.#deadlineAt = Infinity;
-    const now = performance.now();
-    let next = Infinity;
-    for (const p of this.#pending.values()) {
-      if (p.deadline <= now) {
-        this.#established.get(p.peerId)?.noteMiss();
-        this.#rejectRequest(
-          p,
-          new TransportError(
-            "timeout",
-            `Cannot complete request ${p.type} to peer ${p.peerId}: timeout after ${p.timeout} ms`,
-          ),
-        );
-      } else if (p.deadline < next) next = p.deadline;
-    }
-    if (next !== Infinity && !this.#stopped) this.#armDeadline(next);
+  handleReply(peerId: string, message: Message): boolean {
+    if (!this.#requests.settle(peerId, message)) return false;
+    this.#established.get(peerId)?.noteAnswer();
+    return true;
   }
 
   /**
@@ -1205,12 +1077,9 @@ export class Transport {
     if (conn.state === "provisional") this.#establish(conn);
     if (msg.type === "disconnect") conn.notePeerDisconnect(msg);
     if (msg.replyTo) {
-      const p = this.#pending.get(msg.replyTo);
-      if (p !== undefined && p.peerId === conn.peerId) {
+      if (this.#requests.settle(conn.peerId, msg)) {
         this.#counters.messageIn(msg.type);
-        this.#settleRequest(p);
         conn.noteAnswer();
-        p.resolve(msg);
         return;
       }
       if (conn.isKeepaliveReply(msg.replyTo)) {
@@ -1314,6 +1183,8 @@ export class Transport {
 
   #closed(conn: Connection, info: ConnectionCloseInfo): void {
     this.#counters.connectionsClosed++;
+    // Requests sent on it can only be answered on it.
+    this.#requests.failConnection(conn);
     this.#all.delete(conn);
     this.#provisional.delete(conn);
     this.#tickets.get(conn)?.release();
@@ -1336,7 +1207,7 @@ export class Transport {
         code: info.code,
         reason: info.reason,
       });
-      this.#failPending(conn.peerId);
+      this.#requests.failPeer(conn.peerId);
       return;
     }
     try {
@@ -1357,7 +1228,7 @@ export class Transport {
         }
         : {}),
     });
-    this.#failPending(conn.peerId);
+    this.#requests.failPeer(conn.peerId);
     this.#emit({ type: "disconnected", connection: conn, info });
     if (
       !this.#stopped && this.#config.reconnect && !this.#deliberate.has(conn)
@@ -1368,20 +1239,6 @@ export class Transport {
         this.#scheduleReconnect(
           { address, id: conn.peerId, publicKey: conn.peer.publicKey },
           0,
-        );
-      }
-    }
-  }
-
-  #failPending(peerId: string): void {
-    for (const [id, p] of this.#pending) {
-      if (p.peerId === peerId) {
-        this.#rejectRequest(
-          p,
-          new TransportError(
-            "connection_closed",
-            `Cannot complete request ${id}: connection to peer ${peerId} closed`,
-          ),
         );
       }
     }
